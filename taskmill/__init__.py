@@ -1,0 +1,37 @@
+"""taskmill: a persistent, priority-aware task scheduler whose state is an append-only event log."""
+
+from taskmill.domain.errors import (
+    ConcurrencyConflict,
+    IllegalTransition,
+    InvalidQuery,
+    InvalidStatus,
+    InvalidSubmission,
+    TaskmillError,
+    TaskNotFound,
+)
+from taskmill.domain.io_figures import IOFigures
+from taskmill.domain.status import TaskStatus
+from taskmill.infrastructure.event_store import InvalidStoreConfig
+from taskmill.query import TaskQuery
+from taskmill.records import HistoryEntry, SubmitResult, TaskRecord
+from taskmill.scheduler import Scheduler
+from taskmill.submission import TaskSubmission
+
+__all__ = [
+    "ConcurrencyConflict",
+    "HistoryEntry",
+    "IOFigures",
+    "IllegalTransition",
+    "InvalidQuery",
+    "InvalidStatus",
+    "InvalidStoreConfig",
+    "InvalidSubmission",
+    "Scheduler",
+    "SubmitResult",
+    "TaskNotFound",
+    "TaskQuery",
+    "TaskRecord",
+    "TaskStatus",
+    "TaskSubmission",
+    "TaskmillError",
+]

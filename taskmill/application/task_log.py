@@ -1,0 +1,207 @@
+"""The event-sourced application: every command appends events to the log in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+from uuid import UUID, uuid4
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import IntegrityError, Recording
+
+from taskmill.application.unit_of_work import UnitOfWork
+from taskmill.domain.dedup import DedupClaim, dedup_claim_id
+from taskmill.domain.errors import (
+    ConcurrencyConflict,
+    IllegalTransition,
+    InvalidSubmission,
+    TaskNotFound,
+)
+from taskmill.domain.io_figures import IOFigures
+from taskmill.domain.spec import TaskSpec
+from taskmill.domain.tags import inherit_tags
+from taskmill.domain.task import Task
+from taskmill.domain.task_events import TaskEvent
+
+MAX_CONFLICT_RETRIES = 8
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    """What became of one submission: its task id, and whether a new task was created."""
+
+    task_id: UUID
+    inserted: bool
+
+
+class TaskLog(Application[UUID]):
+    """Commands on tasks. Each loads what it needs, checks invariants, and saves atomically."""
+
+    name = "taskmill"
+
+    def __init__(self, env: dict[str, str], clock: Callable[[], datetime]):
+        super().__init__(env)
+        self._clock = clock
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def submit_batch(
+        self, specs: Sequence[TaskSpec]
+    ) -> tuple[list[Submitted], list[Recording[UUID]]]:
+        """Create every task of the batch, or none (a bad one rejects the whole batch)."""
+
+        def build(uow: UnitOfWork, now: datetime) -> list[Submitted]:
+            held: dict[UUID, UUID] = {}  # dedup claim id -> task holding it, within this batch
+            outcomes = []
+            for index, spec in enumerate(specs):
+                try:
+                    outcomes.append(self._submit_one(uow, spec, held, now))
+                except InvalidSubmission as error:
+                    raise error.at_index(index) if len(specs) > 1 else error from None
+            return outcomes
+
+        return self._run(build)
+
+    def _submit_one(
+        self, uow: UnitOfWork, spec: TaskSpec, held: dict[UUID, UUID], now: datetime
+    ) -> Submitted:
+        claim: DedupClaim | None = None
+        claim_id: UUID | None = None
+        if spec.dedup_key is not None:
+            claim_id = dedup_claim_id(spec.task_type, spec.dedup_key)
+            if claim_id in held:
+                return Submitted(held[claim_id], inserted=False)
+            claim = uow.claim(claim_id)
+            if claim is not None and claim.holder is not None:
+                held[claim_id] = claim.holder
+                return Submitted(claim.holder, inserted=False)
+        task_id = uuid4()
+        tags = spec.tags
+        if spec.parent_id is not None:
+            try:
+                parent = uow.task(spec.parent_id)
+                parent.record_child(task_id, now=now)
+            except TaskNotFound:
+                raise InvalidSubmission("parent_id", f"task {spec.parent_id} does not exist") from None
+            except IllegalTransition as error:
+                raise InvalidSubmission(
+                    "parent_id", f"parent is {error.status} and cannot get children"
+                ) from None
+            tags = inherit_tags(parent.tags, spec.tags)
+        uow.add(Task.submit(task_id, spec, tags, now=now))
+        if claim_id is not None:
+            assert spec.dedup_key is not None
+            if claim is None:
+                uow.add(DedupClaim.open(spec.task_type, spec.dedup_key, task_id, now=now))
+            else:
+                claim.claim(task_id, now=now)
+            held[claim_id] = task_id
+        return Submitted(task_id, inserted=True)
+
+    def start(
+        self, task_id: UUID, *, worker_id: str | None = None, lease_expires_at: datetime | None = None
+    ) -> list[Recording[UUID]]:
+        return self._change(
+            task_id,
+            lambda t, now: t.start(now=now, worker_id=worker_id, lease_expires_at=lease_expires_at),
+        )
+
+    def unblock(self, task_id: UUID) -> list[Recording[UUID]]:
+        return self._change(task_id, lambda t, now: t.unblock(now=now))
+
+    def requeue(self, task_id: UUID, reason: str) -> list[Recording[UUID]]:
+        return self._change(task_id, lambda t, now: t.requeue(now=now, reason=reason))
+
+    def complete(self, task_id: UUID, actual_io: IOFigures | None = None) -> list[Recording[UUID]]:
+        return self._change(task_id, lambda t, now: t.complete(now=now, actual_io=actual_io))
+
+    def fail(
+        self,
+        task_id: UUID,
+        error: str,
+        *,
+        permanent: bool = False,
+        retry_at: datetime | None = None,
+    ) -> list[Recording[UUID]]:
+        return self._change(
+            task_id,
+            lambda t, now: t.fail(error, now=now, permanent=permanent, retry_at=retry_at),
+        )
+
+    def cancel(self, task_id: UUID, reason: str | None = None) -> list[Recording[UUID]]:
+        """Cancel a task and, with it, every unfinished task it spawned."""
+
+        def cancel_tree(uow: UnitOfWork, now: datetime) -> None:
+            self._cancel_tree(uow, uow.task(task_id), reason, now)
+
+        _, recordings = self._run(cancel_tree)
+        return recordings
+
+    def expire(self, task_id: UUID) -> list[Recording[UUID]]:
+        return self._change(task_id, lambda t, now: t.expire(now=now))
+
+    # -- reading the log (audit) ---------------------------------------------------------------
+
+    def task_events(self, task_id: UUID) -> list[TaskEvent]:
+        events = list(self.events.get(task_id))
+        if not events or not isinstance(events[0], TaskEvent):
+            raise TaskNotFound(task_id)
+        return events  # type: ignore[return-value]
+
+    # -- machinery -----------------------------------------------------------------------------
+
+    def _change(
+        self, task_id: UUID, command: Callable[[Task, datetime], None]
+    ) -> list[Recording[UUID]]:
+        def apply(uow: UnitOfWork, now: datetime) -> None:
+            task = uow.task(task_id)
+            command(task, now)
+            self._after_change(uow, task, now)
+
+        _, recordings = self._run(apply)
+        return recordings
+
+    def _run(self, build: Callable[[UnitOfWork, datetime], T]) -> tuple[T, list[Recording[UUID]]]:
+        """Build the changes on fresh aggregates and save them; rebuild if another writer won."""
+        for _ in range(MAX_CONFLICT_RETRIES):
+            uow = UnitOfWork(self)
+            result = build(uow, self._clock())
+            try:
+                return result, self.save(*uow.aggregates)
+            except IntegrityError:
+                continue
+        raise ConcurrencyConflict(
+            f"gave up after {MAX_CONFLICT_RETRIES} conflicting concurrent updates"
+        )
+
+    def _cancel_tree(
+        self, uow: UnitOfWork, task: Task, reason: str | None, now: datetime
+    ) -> None:
+        task.cancel(now=now, reason=reason)
+        for child_id in list(task.unfinished_children):
+            child = uow.task(child_id)
+            if not child.is_terminal:
+                self._cancel_tree(uow, child, reason or f"parent {task.id} cancelled", now)
+        self._after_change(uow, task, now)
+
+    def _after_change(self, uow: UnitOfWork, task: Task, now: datetime) -> None:
+        """Consequences of a task ending: free its dedup key, tell its parent, finalise the parent."""
+        if not task.is_terminal:
+            return
+        if task.dedup_key is not None:
+            claim = uow.claim(dedup_claim_id(task.task_type, task.dedup_key))
+            if claim is not None:
+                claim.release(task.id, now=now)
+        if task.parent_id is not None:
+            parent = uow.task(task.parent_id)
+            parent.record_child_finished(task.id, task.status, now=now)
+            if parent.ready_to_finalize:
+                parent.finalize(now=now)
+                self._after_change(uow, parent, now)
+
+
+def events_of(recordings: list[Recording[Any]]) -> list[Any]:
+    return [r.domain_event for r in recordings]

@@ -1,0 +1,52 @@
+"""Aggregates loaded for one command, saved together in one transaction."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+
+from taskmill.domain.dedup import DedupClaim
+from taskmill.domain.errors import TaskNotFound
+from taskmill.domain.task import Task
+
+if TYPE_CHECKING:
+    from eventsourcing.application import Application
+
+
+class UnitOfWork:
+    """Loads each aggregate once per command so every change lands on the same object."""
+
+    def __init__(self, app: Application[UUID]):
+        self._app = app
+        self._loaded: dict[UUID, Any] = {}
+
+    def task(self, task_id: UUID) -> Task:
+        found = self._loaded.get(task_id)
+        if found is None:
+            try:
+                found = self._app.repository.get(task_id)
+            except AggregateNotFoundError:
+                raise TaskNotFound(task_id) from None
+            if not isinstance(found, Task):
+                raise TaskNotFound(task_id)
+            self._loaded[task_id] = found
+        return found  # type: ignore[no-any-return]
+
+    def claim(self, claim_id: UUID) -> DedupClaim | None:
+        found = self._loaded.get(claim_id)
+        if found is None:
+            try:
+                found = self._app.repository.get(claim_id)
+            except AggregateNotFoundError:
+                return None
+            self._loaded[claim_id] = found
+        return found  # type: ignore[no-any-return]
+
+    def add(self, aggregate: Task | DedupClaim) -> None:
+        self._loaded[aggregate.id] = aggregate
+
+    @property
+    def aggregates(self) -> list[Any]:
+        return [a for a in self._loaded.values() if a.pending_events]

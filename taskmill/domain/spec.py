@@ -1,0 +1,147 @@
+"""A validated description of a task to create: what `TaskSubmitted` records."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import orjson
+
+from taskmill.domain.errors import InvalidSubmission
+from taskmill.domain.io_figures import IO_FIELDS, IOFigures
+from taskmill.domain.tags import MAX_VALUE_LENGTH, validate_user_tags
+
+MIN_PRIORITY = 0
+MAX_PRIORITY = 255
+DEFAULT_PRIORITY = 128
+DEFAULT_MAX_RETRIES = 3
+MAX_RETRIES_LIMIT = 1000
+MAX_TYPE_LENGTH = 128
+MAX_DEDUP_KEY_LENGTH = 1024
+MAX_PAYLOAD_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSpec:
+    """Everything that identifies a task, checked once at the boundary."""
+
+    task_type: str
+    priority: int
+    group: str | None
+    dedup_key: str | None
+    parent_id: UUID | None
+    tags: dict[str, str]
+    payload: Any
+    max_retries: int
+    ttl_seconds: float | None
+    run_after: datetime | None
+    expected_io: IOFigures
+
+
+def validate_spec(
+    *,
+    task_type: object,
+    priority: object = DEFAULT_PRIORITY,
+    group: object = None,
+    dedup_key: object = None,
+    parent_id: object = None,
+    tags: Mapping[str, str] | None = None,
+    payload: object = None,
+    max_retries: object = DEFAULT_MAX_RETRIES,
+    ttl_seconds: object = None,
+    run_after: object = None,
+    expected_io: Mapping[str, int] | IOFigures | None = None,
+) -> TaskSpec:
+    """Check every field of a submission; raise `InvalidSubmission` naming the first bad one."""
+    return TaskSpec(
+        task_type=_text("task_type", task_type, 1, MAX_TYPE_LENGTH),
+        priority=_integer("priority", priority, MIN_PRIORITY, MAX_PRIORITY),
+        group=None if group is None else _text("group", group, 1, MAX_VALUE_LENGTH),
+        dedup_key=None
+        if dedup_key is None
+        else _text("dedup_key", dedup_key, 1, MAX_DEDUP_KEY_LENGTH),
+        parent_id=_uuid("parent_id", parent_id),
+        tags=validate_user_tags(tags or {}),
+        payload=_payload(payload),
+        max_retries=_integer("max_retries", max_retries, 0, MAX_RETRIES_LIMIT),
+        ttl_seconds=_ttl(ttl_seconds),
+        run_after=_aware("run_after", run_after),
+        expected_io=_io("expected_io", expected_io),
+    )
+
+
+def _text(field: str, value: object, low: int, high: int) -> str:
+    if not isinstance(value, str):
+        raise InvalidSubmission(field, f"must be a string, got {type(value).__name__}")
+    if not low <= len(value) <= high:
+        raise InvalidSubmission(
+            field, f"is {len(value)} characters, must be {low}-{high}", limit=high
+        )
+    return value
+
+
+def _integer(field: str, value: object, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidSubmission(field, f"must be an integer, got {value!r}")
+    if not low <= value <= high:
+        raise InvalidSubmission(field, f"{value} is out of range {low}-{high}", limit=(low, high))
+    return value
+
+
+def _uuid(field: str, value: object) -> UUID | None:
+    if value is None or isinstance(value, UUID):
+        return value
+    if isinstance(value, str):
+        try:
+            return UUID(value)
+        except ValueError:
+            pass
+    raise InvalidSubmission(field, f"{value!r} is not a task id (UUID)")
+
+
+def _payload(value: object) -> Any:
+    try:
+        encoded = orjson.dumps(value)
+    except TypeError as error:
+        raise InvalidSubmission("payload", f"is not JSON-serialisable: {error}") from None
+    if len(encoded) > MAX_PAYLOAD_BYTES:
+        raise InvalidSubmission(
+            "payload",
+            f"is {len(encoded)} bytes as JSON, at most {MAX_PAYLOAD_BYTES} allowed",
+            limit=MAX_PAYLOAD_BYTES,
+        )
+    # Store exactly what a reload gives back (tuples become lists, and so on).
+    return orjson.loads(encoded)
+
+
+def _ttl(value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise InvalidSubmission("ttl", f"must be a positive number of seconds, got {value!r}")
+    return float(value)
+
+
+def _aware(field: str, value: object) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        raise InvalidSubmission(field, f"must be a datetime, got {type(value).__name__}")
+    if value.tzinfo is None:
+        value = value.astimezone()  # a naive datetime means local time
+    return value.astimezone(UTC)
+
+
+def _io(field: str, value: Mapping[str, int] | IOFigures | None) -> IOFigures:
+    if value is None:
+        return IOFigures()
+    if isinstance(value, IOFigures):
+        return value
+    for name, amount in value.items():
+        if name not in IO_FIELDS:
+            raise InvalidSubmission(f"{field}.{name}", f"unknown figure (known: {IO_FIELDS})")
+        _integer(f"{field}.{name}", amount, 0, 2**63 - 1)
+    return IOFigures(**value)

@@ -1,0 +1,1 @@
+"""Adapters to the outside world: the event store backend, serialisation, clocks."""

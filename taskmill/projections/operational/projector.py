@@ -1,0 +1,199 @@
+"""Turns task events into row changes of the operational view (inside the caller's transaction)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+
+from taskmill.domain import task_events as ev
+from taskmill.domain.io_figures import IOFigures
+from taskmill.domain.status import TaskStatus
+from taskmill.projections.sql_files import load_statements
+
+SQL = load_statements("taskmill.projections.operational.sql", "write.sql")
+
+
+def iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def _io(prefix: str, figures: IOFigures) -> dict[str, int]:
+    return {f"{prefix}_{name}": value for name, value in figures.model_dump().items()}
+
+
+class PageProjector:
+    """Applies one page of events; tag counters are summed in memory and written once per page."""
+
+    def __init__(self, cursor: sqlite3.Cursor):
+        self._cursor = cursor
+        self._counts: Counter[tuple[str, str, str]] = Counter()
+
+    def apply_all(self, events: Iterable[tuple[int, Any]]) -> None:
+        for notification_id, event in events:
+            self.apply(notification_id, event)
+
+    def apply(self, notification_id: int, event: Any) -> None:
+        handler = _HANDLERS.get(type(event))
+        if handler is not None:
+            handler(self, notification_id, event)
+
+    def flush(self) -> None:
+        """Write the page's tag counter changes."""
+        changed = [
+            {"key": k, "value": v, "status": s, "n": n} for (k, v, s), n in self._counts.items() if n
+        ]
+        if changed:
+            self._cursor.executemany(SQL["add_tag_count"], changed)
+            self._cursor.execute(SQL["drop_empty_tag_counts"])
+        self._counts.clear()
+
+    # -- handlers ------------------------------------------------------------------------------
+
+    def _submitted(self, seq: int, e: ev.TaskSubmitted) -> None:
+        task_id = str(e.originator_id)
+        expires_at = (
+            None if e.ttl_seconds is None else e.timestamp + timedelta(seconds=e.ttl_seconds)
+        )
+        self._cursor.execute(
+            SQL["insert_task"],
+            {
+                "id": task_id,
+                "seq": seq,
+                "task_type": e.task_type,
+                "status": e.status.value,
+                "priority": e.priority,
+                "group_key": e.group,
+                "dedup_key": e.dedup_key,
+                "parent_id": None if e.parent_id is None else str(e.parent_id),
+                "payload": orjson.dumps(e.payload).decode(),
+                "tags": orjson.dumps(e.tags).decode(),
+                "max_retries": e.max_retries,
+                "ttl_seconds": e.ttl_seconds,
+                **_io("expected", e.expected_io),
+                "submitted_at": iso(e.timestamp),
+                "run_after": iso(e.run_after),
+                "expires_at": iso(expires_at),
+                "version": e.originator_version,
+            },
+        )
+        status = e.status.value
+        self._cursor.executemany(
+            SQL["insert_tag"],
+            [
+                {"task_id": task_id, "key": k, "value": v, "status": status}
+                for k, v in e.tags.items()
+            ],
+        )
+        for k, v in e.tags.items():
+            self._counts[(k, v, status)] += 1
+
+    def _move(self, e: ev.TaskEvent, new_status: TaskStatus) -> None:
+        """Keep task_tags.status and the counters in step with the task's status."""
+        task_id = str(e.originator_id)
+        row = self._cursor.execute(SQL["task_status_and_tags"], {"id": task_id}).fetchone()
+        if row is None or row[0] == new_status.value:
+            return
+        old = row[0]
+        for k, v in orjson.loads(row[1]).items():
+            self._counts[(k, v, old)] -= 1
+            self._counts[(k, v, new_status.value)] += 1
+        self._cursor.execute(SQL["set_tag_status"], {"id": task_id, "status": new_status.value})
+
+    def _update(self, name: str, e: ev.TaskEvent, **params: Any) -> None:
+        params["id"] = str(e.originator_id)
+        params["version"] = e.originator_version
+        self._cursor.execute(SQL[name], params)
+
+    def _unblocked(self, _: int, e: ev.TaskUnblocked) -> None:
+        self._move(e, TaskStatus.PENDING)
+        self._update("set_status", e, status=TaskStatus.PENDING.value)
+
+    def _started(self, _: int, e: ev.TaskStarted) -> None:
+        self._move(e, TaskStatus.RUNNING)
+        self._update(
+            "started",
+            e,
+            status=TaskStatus.RUNNING.value,
+            attempt=e.attempt,
+            at=iso(e.timestamp),
+            worker_id=e.worker_id,
+            lease_expires_at=iso(e.lease_expires_at),
+        )
+
+    def _requeued(self, _: int, e: ev.TaskRequeued) -> None:
+        self._move(e, TaskStatus.PENDING)
+        self._update("requeued", e, status=TaskStatus.PENDING.value)
+
+    def _completed(self, _: int, e: ev.TaskCompleted) -> None:
+        self._move(e, TaskStatus.COMPLETED)
+        self._update(
+            "attempt_succeeded",
+            e,
+            status=TaskStatus.COMPLETED.value,
+            finished_at=iso(e.timestamp),
+            **_io("actual", e.actual_io),
+        )
+
+    def _awaiting(self, _: int, e: ev.TaskAwaitingChildren) -> None:
+        self._move(e, TaskStatus.WAITING)
+        self._update(
+            "attempt_succeeded",
+            e,
+            status=TaskStatus.WAITING.value,
+            finished_at=None,
+            **_io("actual", e.actual_io),
+        )
+
+    def _retrying(self, _: int, e: ev.TaskRetrying) -> None:
+        self._move(e, e.status)
+        self._update(
+            "retrying", e, status=e.status.value, error=e.error, retry_at=iso(e.retry_at)
+        )
+
+    def _ended(self, status: TaskStatus, e: ev.TaskEvent, error: str | None = None) -> None:
+        self._move(e, status)
+        self._update("ended", e, status=status.value, at=iso(e.timestamp), error=error)
+
+    def _failed(self, _: int, e: ev.TaskFailed) -> None:
+        self._ended(TaskStatus.FAILED, e, e.error)
+
+    def _dead_lettered(self, _: int, e: ev.TaskDeadLettered) -> None:
+        self._ended(TaskStatus.DEAD_LETTER, e, e.error)
+
+    def _cancelled(self, _: int, e: ev.TaskCancelled) -> None:
+        self._ended(TaskStatus.CANCELLED, e)
+
+    def _expired(self, _: int, e: ev.TaskExpired) -> None:
+        self._ended(TaskStatus.EXPIRED, e)
+
+    def _finalized(self, _: int, e: ev.TaskFinalized) -> None:
+        self._ended(e.status, e, e.error)
+
+    def _child_spawned(self, _: int, e: ev.ChildSpawned) -> None:
+        self._update("child_spawned", e)
+
+    def _child_finished(self, _: int, e: ev.ChildFinished) -> None:
+        self._update("child_finished", e)
+
+
+_HANDLERS: dict[type, Any] = {
+    ev.TaskSubmitted: PageProjector._submitted,
+    ev.TaskUnblocked: PageProjector._unblocked,
+    ev.TaskStarted: PageProjector._started,
+    ev.TaskRequeued: PageProjector._requeued,
+    ev.TaskCompleted: PageProjector._completed,
+    ev.TaskAwaitingChildren: PageProjector._awaiting,
+    ev.TaskRetrying: PageProjector._retrying,
+    ev.TaskFailed: PageProjector._failed,
+    ev.TaskDeadLettered: PageProjector._dead_lettered,
+    ev.TaskCancelled: PageProjector._cancelled,
+    ev.TaskExpired: PageProjector._expired,
+    ev.TaskFinalized: PageProjector._finalized,
+    ev.ChildSpawned: PageProjector._child_spawned,
+    ev.ChildFinished: PageProjector._child_finished,
+}

@@ -1,0 +1,95 @@
+"""Reads of the operational view. Only constant SQL fragments are joined; values are bound."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from taskmill.projections.sql_files import load_statements
+
+SQL = load_statements("taskmill.projections.operational.sql", "read.sql")
+_MAX_KEY = "\U0010ffff"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskFilter:
+    """Which tasks to return, in (priority, submission) order."""
+
+    tags: Sequence[tuple[str, str]] = ()
+    statuses: Sequence[str] = ()
+    task_types: Sequence[str] = ()
+    parent_id: str | None = None
+    task_ids: Sequence[str] = ()
+    after: tuple[int, int] | None = None
+    limit: int | None = None
+    offset: int = 0
+
+
+def select_tasks(connection: sqlite3.Connection, query: TaskFilter) -> list[sqlite3.Row]:
+    where: list[str] = []
+    params: list[Any] = []
+    single_status = query.statuses[0] if len(query.statuses) == 1 else None
+    for key, value in query.tags:
+        if single_status is not None:
+            where.append(SQL["by_tag_and_status"])
+            params += [key, value, single_status]
+        else:
+            where.append(SQL["by_tag"])
+            params += [key, value]
+    if query.statuses:
+        where.append(_any_of(SQL["by_status"], len(query.statuses)))
+        params += list(query.statuses)
+    if query.task_types:
+        where.append(_any_of(SQL["by_type"], len(query.task_types)))
+        params += list(query.task_types)
+    if query.task_ids:
+        where.append(_any_of(SQL["by_id"], len(query.task_ids)))
+        params += list(query.task_ids)
+    if query.parent_id is not None:
+        where.append(SQL["by_parent"])
+        params.append(query.parent_id)
+    if query.after is not None:
+        where.append(SQL["after_cursor"])
+        params += list(query.after)
+    statement = SQL["task_columns"]
+    if where:
+        statement += "\nWHERE " + "\n  AND ".join(where)
+    statement += "\n" + SQL["order_and_page"]
+    params += [-1 if query.limit is None else query.limit, query.offset]
+    cursor = connection.cursor()
+    cursor.row_factory = sqlite3.Row
+    return list(cursor.execute(statement, params))
+
+
+def _any_of(fragment: str, count: int) -> str:
+    """`column = ?` for one value, `(column = ? OR ...)` for several."""
+    if count == 1:
+        return fragment
+    return "(" + " OR ".join([fragment] * count) + ")"
+
+
+def count_by_tag(
+    connection: sqlite3.Connection, key: str, status: str | None
+) -> list[tuple[str, int]]:
+    if status is None:
+        rows = connection.execute(SQL["count_by_tag"], {"key": key})
+    else:
+        rows = connection.execute(SQL["count_by_tag_and_status"], {"key": key, "status": status})
+    return [(value, int(n)) for value, n in rows]
+
+
+def tag_values(connection: sqlite3.Connection, key: str) -> list[str]:
+    return [row[0] for row in connection.execute(SQL["tag_values"], {"key": key})]
+
+
+def tag_keys(connection: sqlite3.Connection, prefix: str) -> list[str]:
+    if not prefix:
+        return [row[0] for row in connection.execute(SQL["all_tag_keys"])]
+    rows = connection.execute(SQL["tag_keys"], {"prefix": prefix, "prefix_end": prefix + _MAX_KEY})
+    return [row[0] for row in rows]
+
+
+def status_counts(connection: sqlite3.Connection) -> dict[str, int]:
+    return {status: int(n) for status, n in connection.execute(SQL["status_counts"])}

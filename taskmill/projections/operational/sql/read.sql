@@ -1,0 +1,56 @@
+-- Statements the queries run. Filters that vary are fragments joined with AND by queries.py;
+-- every value is a bound parameter.
+
+-- name: task_columns
+SELECT id, seq, task_type, status, priority, group_key, dedup_key, parent_id, payload, tags,
+    attempts, max_retries, ttl_seconds,
+    expected_read_bytes, expected_write_bytes, expected_net_rx_bytes, expected_net_tx_bytes,
+    actual_read_bytes, actual_write_bytes, actual_net_rx_bytes, actual_net_tx_bytes,
+    submitted_at, started_at, finished_at, run_after, expires_at, last_error, worker_id,
+    lease_expires_at, children_total, children_unfinished
+FROM tasks
+
+-- name: by_id
+id = ?
+
+-- name: by_tag
+id IN (SELECT task_id FROM task_tags WHERE key = ? AND value = ?)
+
+-- name: by_tag_and_status
+id IN (SELECT task_id FROM task_tags WHERE key = ? AND value = ? AND status = ?)
+
+-- name: by_status
+status = ?
+
+-- name: by_type
+task_type = ?
+
+-- name: by_parent
+parent_id = ?
+
+-- name: after_cursor
+(priority, seq) > (?, ?)
+
+-- name: order_and_page
+ORDER BY priority, seq LIMIT ? OFFSET ?
+
+-- name: count_by_tag
+SELECT value, sum(n) AS total FROM tag_counts WHERE key = :key
+GROUP BY value HAVING total > 0 ORDER BY total DESC, value
+
+-- name: count_by_tag_and_status
+SELECT value, n FROM tag_counts WHERE key = :key AND status = :status AND n > 0
+ORDER BY n DESC, value
+
+-- name: tag_values
+SELECT DISTINCT value FROM tag_counts WHERE key = :key AND n > 0 ORDER BY value
+
+-- name: tag_keys
+SELECT DISTINCT key FROM tag_counts
+WHERE key >= :prefix AND key < :prefix_end AND n > 0 ORDER BY key
+
+-- name: all_tag_keys
+SELECT DISTINCT key FROM tag_counts WHERE n > 0 ORDER BY key
+
+-- name: status_counts
+SELECT status, count(*) FROM tasks GROUP BY status

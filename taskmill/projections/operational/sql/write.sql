@@ -1,0 +1,81 @@
+-- Statements the projector runs. Named with `-- name:`; parameters are named.
+
+-- name: position
+SELECT notification_id FROM view_position WHERE application_name = :application_name
+
+-- name: set_position
+INSERT INTO view_position (application_name, notification_id)
+VALUES (:application_name, :notification_id)
+ON CONFLICT (application_name) DO UPDATE SET notification_id = excluded.notification_id
+WHERE excluded.notification_id > view_position.notification_id
+
+-- name: insert_task
+INSERT INTO tasks (
+    id, seq, task_type, status, priority, group_key, dedup_key, parent_id, payload, tags,
+    attempts, max_retries, ttl_seconds,
+    expected_read_bytes, expected_write_bytes, expected_net_rx_bytes, expected_net_tx_bytes,
+    actual_read_bytes, actual_write_bytes, actual_net_rx_bytes, actual_net_tx_bytes,
+    submitted_at, started_at, finished_at, run_after, expires_at, last_error, worker_id,
+    lease_expires_at, children_total, children_unfinished, version
+) VALUES (
+    :id, :seq, :task_type, :status, :priority, :group_key, :dedup_key, :parent_id, :payload, :tags,
+    0, :max_retries, :ttl_seconds,
+    :expected_read_bytes, :expected_write_bytes, :expected_net_rx_bytes, :expected_net_tx_bytes,
+    0, 0, 0, 0,
+    :submitted_at, NULL, NULL, :run_after, :expires_at, NULL, NULL,
+    NULL, 0, 0, :version
+)
+
+-- name: insert_tag
+INSERT INTO task_tags (task_id, key, value, status) VALUES (:task_id, :key, :value, :status)
+
+-- name: task_status_and_tags
+SELECT status, tags FROM tasks WHERE id = :id
+
+-- name: set_tag_status
+UPDATE task_tags SET status = :status WHERE task_id = :id
+
+-- name: add_tag_count
+INSERT INTO tag_counts (key, value, status, n) VALUES (:key, :value, :status, :n)
+ON CONFLICT (key, value, status) DO UPDATE SET n = n + excluded.n
+
+-- name: drop_empty_tag_counts
+DELETE FROM tag_counts WHERE n = 0
+
+-- name: set_status
+UPDATE tasks SET status = :status, version = :version WHERE id = :id
+
+-- name: started
+UPDATE tasks SET status = :status, attempts = :attempt, started_at = :at, worker_id = :worker_id,
+    lease_expires_at = :lease_expires_at, version = :version
+WHERE id = :id
+
+-- name: requeued
+UPDATE tasks SET status = :status, attempts = attempts - 1, worker_id = NULL,
+    lease_expires_at = NULL, version = :version
+WHERE id = :id
+
+-- name: attempt_succeeded
+UPDATE tasks SET status = :status, finished_at = :finished_at, lease_expires_at = NULL,
+    actual_read_bytes = :actual_read_bytes, actual_write_bytes = :actual_write_bytes,
+    actual_net_rx_bytes = :actual_net_rx_bytes, actual_net_tx_bytes = :actual_net_tx_bytes,
+    version = :version
+WHERE id = :id
+
+-- name: retrying
+UPDATE tasks SET status = :status, last_error = :error, run_after = :retry_at, worker_id = NULL,
+    lease_expires_at = NULL, version = :version
+WHERE id = :id
+
+-- name: ended
+UPDATE tasks SET status = :status, finished_at = :at, lease_expires_at = NULL,
+    last_error = COALESCE(:error, last_error), version = :version
+WHERE id = :id
+
+-- name: child_spawned
+UPDATE tasks SET children_total = children_total + 1,
+    children_unfinished = children_unfinished + 1, version = :version
+WHERE id = :id
+
+-- name: child_finished
+UPDATE tasks SET children_unfinished = children_unfinished - 1, version = :version WHERE id = :id

@@ -1,0 +1,211 @@
+"""The operational view's file: opening, migrating, following the log, rebuilding and swapping.
+
+The live database is named by a small pointer file, so a rebuild can write a fresh file and swap
+it in atomically while other processes keep reading; they notice the swap and reopen.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from taskmill.projections.operational.event_source import EventSource
+from taskmill.projections.operational.migrations import migrate
+from taskmill.projections.operational.projector import SQL, PageProjector
+
+PAGE_SIZE = 500
+POINTER_NAME = "operational.current"
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection tuned for a rebuildable view: WAL, no fsync per commit, 5 s busy wait."""
+    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
+    connection.execute("PRAGMA busy_timeout=5000")
+    return connection
+
+
+class OperationalView:
+    """One process's handle on the view. Thread-safe; every method catches up or reads."""
+
+    def __init__(self, folder: Path, application_name: str):
+        self._folder = folder
+        self._application_name = application_name
+        self._lock = threading.RLock()
+        folder.mkdir(parents=True, exist_ok=True)
+        self._pointer = folder / POINTER_NAME
+        self._path, self._pointer_stamp = self._resolve_live_file()
+        self._connection = connect(self._path)
+        migrate(self._connection)
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    def close(self) -> None:
+        with self._lock:
+            self._connection.close()
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """The connection, for queries (re-opened first if a rebuild swapped the file)."""
+        with self._lock:
+            self._reopen_if_swapped()
+            yield self._connection
+
+    # -- following the log ---------------------------------------------------------------------
+
+    def position(self) -> int:
+        with self._lock:
+            self._reopen_if_swapped()
+            return self._position(self._connection)
+
+    def _position(self, connection: sqlite3.Connection) -> int:
+        row = connection.execute(
+            SQL["position"], {"application_name": self._application_name}
+        ).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def apply_page(self, events: list[tuple[int, Any]]) -> None:
+        """Apply events whose position is past the view's, in one transaction with the position."""
+        with self._lock:
+            self._reopen_if_swapped()
+            _apply_page(self._connection, self._application_name, events)
+
+    def apply_recent(self, events: list[tuple[int, Any]], source: EventSource) -> None:
+        """Apply events this process just saved without re-reading them, unless the view is
+        missing earlier ones (written by another process): then catch up from the log."""
+        with self._lock:
+            self._reopen_if_swapped()
+            if not _apply_page(self._connection, self._application_name, events, contiguous=True):
+                _catch_up(self._connection, self._application_name, source)
+
+    def catch_up(self, source: EventSource) -> int:
+        """Apply everything the log has beyond the view's position; return the new position."""
+        with self._lock:
+            self._reopen_if_swapped()
+            return _catch_up(self._connection, self._application_name, source)
+
+    # -- rebuilding ----------------------------------------------------------------------------
+
+    def rebuild(
+        self, source: EventSource, progress: Callable[[int, int], None] | None = None
+    ) -> int:
+        """Replay the whole log into a new file, then swap it in. Returns the events applied."""
+        with self._lock:
+            fresh = self._folder / f"operational-{uuid.uuid4().hex[:12]}.db"
+            connection = connect(fresh)
+            try:
+                migrate(connection)
+                applied = _catch_up(connection, self._application_name, source, progress)
+                connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                connection.close()
+            old = self._path
+            _write_pointer(self._pointer, fresh.name)
+            self._reopen_if_swapped()
+            _remove_database(old)
+            return applied
+
+    def _resolve_live_file(self) -> tuple[Path, tuple[int, int]]:
+        if not self._pointer.exists():
+            name = f"operational-{uuid.uuid4().hex[:12]}.db"
+            with contextlib.suppress(FileExistsError):
+                # Exclusive create: if another process wins the race, use its file.
+                with open(self._pointer, "x", encoding="utf-8") as pointer:
+                    pointer.write(name)
+        name = self._pointer.read_text(encoding="utf-8").strip()
+        return self._folder / name, _stamp(self._pointer)
+
+    def _reopen_if_swapped(self) -> None:
+        stamp = _stamp(self._pointer)
+        if stamp == self._pointer_stamp:
+            return
+        path, stamp = self._resolve_live_file()
+        if path != self._path:
+            self._connection.close()
+            self._path = path
+            self._connection = connect(path)
+            migrate(self._connection)
+        self._pointer_stamp = stamp
+
+
+def _apply_page(
+    connection: sqlite3.Connection,
+    name: str,
+    events: list[tuple[int, Any]],
+    *,
+    contiguous: bool = False,
+) -> bool:
+    """Apply the events past the view's position. With `contiguous`, apply nothing and return
+    False when events before these are still missing from the view."""
+    if not events:
+        return True
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        row = connection.execute(SQL["position"], {"application_name": name}).fetchone()
+        position = 0 if row is None else int(row[0])
+        if contiguous and events[0][0] > position + 1:
+            connection.execute("ROLLBACK")
+            return False
+        fresh = [(nid, event) for nid, event in events if nid > position]
+        if fresh:
+            cursor = connection.cursor()
+            projector = PageProjector(cursor)
+            projector.apply_all(fresh)
+            projector.flush()
+            cursor.execute(
+                SQL["set_position"],
+                {"application_name": name, "notification_id": fresh[-1][0]},
+            )
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    return True
+
+
+def _catch_up(
+    connection: sqlite3.Connection,
+    name: str,
+    source: EventSource,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    head = source.head()
+    row = connection.execute(SQL["position"], {"application_name": name}).fetchone()
+    position = 0 if row is None else int(row[0])
+    applied = 0
+    while position < head:
+        page = source.read(position, PAGE_SIZE)
+        if not page:
+            break
+        _apply_page(connection, name, page)
+        applied += len(page)
+        position = page[-1][0]
+        if progress is not None:
+            progress(position, head)
+    return applied
+
+
+def _stamp(pointer: Path) -> tuple[int, int]:
+    status = pointer.stat()
+    return status.st_ino, status.st_mtime_ns
+
+
+def _write_pointer(pointer: Path, name: str) -> None:
+    temporary = pointer.with_suffix(f".{uuid.uuid4().hex[:8]}.tmp")
+    temporary.write_text(name, encoding="utf-8")
+    os.replace(temporary, pointer)
+
+
+def _remove_database(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            Path(f"{path}{suffix}").unlink()

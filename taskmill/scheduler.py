@@ -1,0 +1,240 @@
+"""`Scheduler`: the public entry point. Commands append to the log; queries read the views."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+from uuid import UUID
+
+from eventsourcing.persistence import Recording
+
+from taskmill.application.log_source import LogSource
+from taskmill.application.task_log import TaskLog
+from taskmill.domain.errors import InvalidQuery, InvalidSubmission
+from taskmill.domain.io_figures import IOFigures
+from taskmill.domain.status import TaskStatus
+from taskmill.infrastructure.clock import utc_now
+from taskmill.infrastructure.event_store import event_store_env, resolve_location
+from taskmill.projections.operational import queries
+from taskmill.projections.operational.queries import TaskFilter
+from taskmill.projections.operational.view import OperationalView
+from taskmill.query import TaskQuery
+from taskmill.records import HistoryEntry, SubmitResult, TaskRecord
+from taskmill.submission import TaskSubmission
+
+HOME_ENV = "TASKMILL_HOME"
+DEFAULT_HOME = ".taskmill"
+_AUDIT_SKIP = {"originator_id", "originator_version", "timestamp", "originator_topic"}
+
+
+class Scheduler:
+    """A task scheduler over an event log. Open one with `Scheduler.open(folder)`.
+
+    Every query first applies whatever the log holds beyond the view (also events written by
+    other processes), so it answers as of the moment it is called.
+    """
+
+    def __init__(self, log: TaskLog, view: OperationalView):
+        self._log = log
+        self._source = LogSource(log)
+        self._view = view
+
+    @classmethod
+    def open(
+        cls,
+        folder: str | os.PathLike[str] | None = None,
+        *,
+        event_store_url: str | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> Scheduler:
+        """Open (creating if needed) the store in `folder` (default `$TASKMILL_HOME` or
+        `./.taskmill`). The log is an SQLite file there unless `event_store_url` (or
+        `$TASKMILL_EVENT_STORE`) names a PostgreSQL database."""
+        if folder is None:
+            folder = os.environ.get(HOME_ENV, DEFAULT_HOME)
+        location = resolve_location(folder, event_store_url)
+        log = TaskLog(event_store_env(location), clock)
+        view = OperationalView(Path(location.folder) / "views", log.name)
+        scheduler = cls(log, view)
+        scheduler.catch_up()
+        return scheduler
+
+    def close(self) -> None:
+        self._view.close()
+        self._log.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- submitting ----------------------------------------------------------------------------
+
+    def submit(self, submission: TaskSubmission) -> SubmitResult:
+        """Submit one task, durably. Raises `InvalidSubmission` and persists nothing if bad."""
+        return self.submit_batch([submission])[0]
+
+    def submit_batch(self, submissions: Iterable[TaskSubmission]) -> list[SubmitResult]:
+        """Submit many tasks in one transaction: all of them, or (on any bad one) none."""
+        specs = []
+        batch = list(submissions)
+        for index, submission in enumerate(batch):
+            if not isinstance(submission, TaskSubmission):
+                raise InvalidSubmission(
+                    "submission", f"expected a TaskSubmission, got {type(submission).__name__}"
+                ).at_index(index)
+            try:
+                specs.append(submission.to_spec())
+            except InvalidSubmission as error:
+                raise (error.at_index(index) if len(batch) > 1 else error) from None
+        if not specs:
+            return []
+        outcomes, recordings = self._log.submit_batch(specs)
+        self._project(recordings)
+        return [SubmitResult(task_id=o.task_id, inserted=o.inserted) for o in outcomes]
+
+    # -- lifecycle commands (the dispatch loop uses these; so can a hand-written worker) --------
+
+    def start(
+        self,
+        task_id: UUID,
+        *,
+        worker_id: str | None = None,
+        lease_expires_at: datetime | None = None,
+    ) -> None:
+        """Begin an attempt on a pending task."""
+        self._project(
+            self._log.start(task_id, worker_id=worker_id, lease_expires_at=lease_expires_at)
+        )
+
+    def complete(self, task_id: UUID, *, actual_io: dict[str, int] | None = None) -> None:
+        """Finish a running attempt successfully (the task waits if it has unfinished children)."""
+        figures = IOFigures(**actual_io) if actual_io else None
+        self._project(self._log.complete(task_id, figures))
+
+    def fail(
+        self,
+        task_id: UUID,
+        error: str,
+        *,
+        permanent: bool = False,
+        retry_at: datetime | None = None,
+    ) -> None:
+        """Fail a running attempt: retried while retries remain, then dead-lettered."""
+        self._project(self._log.fail(task_id, error, permanent=permanent, retry_at=retry_at))
+
+    def cancel(self, task_id: UUID, *, reason: str | None = None) -> None:
+        """Cancel an unfinished task and every unfinished task it spawned."""
+        self._project(self._log.cancel(task_id, reason))
+
+    def unblock(self, task_id: UUID) -> None:
+        """Make a blocked task pending (its `run_after` time has come)."""
+        self._project(self._log.unblock(task_id))
+
+    def expire(self, task_id: UUID) -> None:
+        """Mark an unfinished task expired (its TTL ran out)."""
+        self._project(self._log.expire(task_id))
+
+    def requeue(self, task_id: UUID, *, reason: str) -> None:
+        """Put a running task back to pending without counting the attempt."""
+        self._project(self._log.requeue(task_id, reason))
+
+    # -- queries (read the operational view, caught up first) ----------------------------------
+
+    def query_tasks(self, query: TaskQuery | None = None) -> list[TaskRecord]:
+        """Full records of the matching tasks, by priority then submission."""
+        return self._select((query or TaskQuery()).to_filter())
+
+    def task(self, task_id: UUID | str) -> TaskRecord | None:
+        try:
+            key = str(UUID(str(task_id)))
+        except ValueError:
+            raise InvalidQuery(f"task_id: {task_id!r} is not a task id (UUID)") from None
+        found = self._select(TaskFilter(task_ids=(key,)))
+        return found[0] if found else None
+
+    def count_by_tag(
+        self, key: str, *, status: TaskStatus | str | None = None
+    ) -> list[tuple[str, int]]:
+        """(value, number of tasks) for every value of the tag, largest first."""
+        wanted = None if status is None else TaskStatus.parse(status).value
+        self.catch_up()
+        with self._view.reading() as connection:
+            return queries.count_by_tag(connection, key, wanted)
+
+    def tag_values(self, key: str) -> list[str]:
+        """Every value the tag has on any task, sorted."""
+        self.catch_up()
+        with self._view.reading() as connection:
+            return queries.tag_values(connection, key)
+
+    def tag_keys(self, prefix: str = "") -> list[str]:
+        """Every tag key in use (system `taskmill.*` ones included) starting with `prefix`."""
+        self.catch_up()
+        with self._view.reading() as connection:
+            return queries.tag_keys(connection, prefix)
+
+    def status_counts(self) -> dict[TaskStatus, int]:
+        """Number of tasks in each status (statuses with none are left out)."""
+        self.catch_up()
+        with self._view.reading() as connection:
+            counts = queries.status_counts(connection)
+        return {TaskStatus(s): n for s, n in counts.items()}
+
+    def history(self, task_id: UUID | str) -> list[HistoryEntry]:
+        """Every event of the task, in order, read from the log itself (the audit trail)."""
+        events = self._log.task_events(UUID(str(task_id)))
+        return [
+            HistoryEntry(
+                version=e.originator_version,
+                event=type(e).__name__,
+                timestamp=e.timestamp,
+                data=e.model_dump(mode="json", exclude=_AUDIT_SKIP),
+            )
+            for e in events
+        ]
+
+    # -- views ---------------------------------------------------------------------------------
+
+    def catch_up(self) -> int:
+        """Apply any events the log has beyond the view; returns the view's position."""
+        return self._view.catch_up(self._source)
+
+    def rebuild_views(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """Replay the whole log into a fresh operational view and swap it in; returns the
+        number of events replayed. `progress(position, head)` is called after every page."""
+        return self._view.rebuild(self._source, progress)
+
+    @property
+    def log_position(self) -> int:
+        return self._source.head()
+
+    @property
+    def view_position(self) -> int:
+        return self._view.position()
+
+    @property
+    def view_path(self) -> Path:
+        return self._view.path
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _select(self, task_filter: TaskFilter) -> list[TaskRecord]:
+        self.catch_up()
+        with self._view.reading() as connection:
+            rows = queries.select_tasks(connection, task_filter)
+        return [TaskRecord.from_row(row) for row in rows]
+
+    def _project(self, recordings: Sequence[Recording[Any]]) -> None:
+        events = [(r.notification.id, r.domain_event) for r in recordings]
+        self._view.apply_recent(events, self._source)
