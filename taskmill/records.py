@@ -60,8 +60,9 @@ class TaskRecord(BaseModel):
         return {k: v for k, v in self.tags.items() if not k.startswith("taskmill.")}
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> TaskRecord:
-        """Trusted path: rows were written from validated events, so skip re-validation."""
+    def from_row(cls, row: Any) -> TaskRecord:
+        """`row` is an `sqlite3.Row` (or any mapping) of the tasks table."""
+        # Trusted path: rows were written from validated events, so skip re-validation.
         return cls.model_construct(
             id=UUID(row["id"]),
             task_type=row["task_type"],
@@ -87,7 +88,7 @@ class TaskRecord(BaseModel):
                 net_rx_bytes=row["actual_net_rx_bytes"],
                 net_tx_bytes=row["actual_net_tx_bytes"],
             ),
-            submitted_at=_moment(row["submitted_at"]),
+            submitted_at=datetime.fromisoformat(row["submitted_at"]),
             started_at=_moment(row["started_at"]),
             finished_at=_moment(row["finished_at"]),
             run_after=_moment(row["run_after"]),

@@ -1,1 +1,1 @@
-"""The thin application layer: commands that load aggregates, enforce invariants and append events."""
+"""The thin application layer: commands load aggregates, check invariants, append events."""

@@ -85,7 +85,9 @@ class TaskLog(Application[UUID]):
                 parent = uow.task(spec.parent_id)
                 parent.record_child(task_id, now=now)
             except TaskNotFound:
-                raise InvalidSubmission("parent_id", f"task {spec.parent_id} does not exist") from None
+                raise InvalidSubmission(
+                    "parent_id", f"task {spec.parent_id} does not exist"
+                ) from None
             except IllegalTransition as error:
                 raise InvalidSubmission(
                     "parent_id", f"parent is {error.status} and cannot get children"
@@ -102,7 +104,11 @@ class TaskLog(Application[UUID]):
         return Submitted(task_id, inserted=True)
 
     def start(
-        self, task_id: UUID, *, worker_id: str | None = None, lease_expires_at: datetime | None = None
+        self,
+        task_id: UUID,
+        *,
+        worker_id: str | None = None,
+        lease_expires_at: datetime | None = None,
     ) -> list[Recording[UUID]]:
         return self._change(
             task_id,
@@ -177,9 +183,7 @@ class TaskLog(Application[UUID]):
             f"gave up after {MAX_CONFLICT_RETRIES} conflicting concurrent updates"
         )
 
-    def _cancel_tree(
-        self, uow: UnitOfWork, task: Task, reason: str | None, now: datetime
-    ) -> None:
+    def _cancel_tree(self, uow: UnitOfWork, task: Task, reason: str | None, now: datetime) -> None:
         task.cancel(now=now, reason=reason)
         for child_id in list(task.unfinished_children):
             child = uow.task(child_id)
@@ -188,7 +192,7 @@ class TaskLog(Application[UUID]):
         self._after_change(uow, task, now)
 
     def _after_change(self, uow: UnitOfWork, task: Task, now: datetime) -> None:
-        """Consequences of a task ending: free its dedup key, tell its parent, finalise the parent."""
+        """A task that ended frees its dedup key and tells its parent (finalising it if last)."""
         if not task.is_terminal:
             return
         if task.dedup_key is not None:

@@ -1,1 +1,1 @@
-"""The pure domain: task lifecycle, tag rules and dedup claims. No I/O, no clocks in event bodies."""
+"""The pure domain: task lifecycle, tag rules, dedup claims. No I/O, no clocks in events."""

@@ -60,7 +60,7 @@ class DedupClaimOpened(CreationEvent):
     dedup_key: str
     holder: UUID
 
-    def apply(self, claim: DedupClaim) -> None:  # type: ignore[override]
+    def apply(self, claim: DedupClaim) -> None:
         claim.task_type = self.task_type
         claim.dedup_key = self.dedup_key
         claim.holder = self.holder
@@ -71,7 +71,7 @@ class DedupKeyClaimed(DomainEvent):
 
     holder: UUID
 
-    def apply(self, claim: DedupClaim) -> None:  # type: ignore[override]
+    def apply(self, claim: DedupClaim) -> None:
         claim.holder = self.holder
 
 
@@ -80,7 +80,5 @@ class DedupKeyReleased(DomainEvent):
 
     holder: UUID
 
-    def apply(self, claim: DedupClaim) -> None:  # type: ignore[override]
+    def apply(self, claim: DedupClaim) -> None:
         claim.holder = None
-
-

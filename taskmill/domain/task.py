@@ -1,4 +1,4 @@
-"""The `Task` aggregate: enforces the lifecycle; every change is one of the events in `task_events`."""
+"""The `Task` aggregate: enforces the lifecycle; every change is an event of `task_events`."""
 
 from __future__ import annotations
 
@@ -46,9 +46,7 @@ class Task(EventSourcedAggregate):
     failed_children: int
 
     @classmethod
-    def submit(
-        cls, task_id: UUID, spec: TaskSpec, tags: dict[str, str], *, now: datetime
-    ) -> Task:
+    def submit(cls, task_id: UUID, spec: TaskSpec, tags: dict[str, str], *, now: datetime) -> Task:
         """A new task from a validated spec. `tags` are its final user tags (after inheritance)."""
         blocked = spec.run_after is not None and spec.run_after > now
         event = ev.TaskSubmitted.trusted(
@@ -100,7 +98,11 @@ class Task(EventSourcedAggregate):
         self.trigger_event(ev.TaskUnblocked, timestamp=now)
 
     def start(
-        self, *, now: datetime, worker_id: str | None = None, lease_expires_at: datetime | None = None
+        self,
+        *,
+        now: datetime,
+        worker_id: str | None = None,
+        lease_expires_at: datetime | None = None,
     ) -> None:
         self._require("start", S.PENDING)
         self.trigger_event(
@@ -122,7 +124,12 @@ class Task(EventSourcedAggregate):
         self.trigger_event(event, timestamp=now, actual_io=actual_io or IOFigures())
 
     def fail(
-        self, error: str, *, now: datetime, permanent: bool = False, retry_at: datetime | None = None
+        self,
+        error: str,
+        *,
+        now: datetime,
+        permanent: bool = False,
+        retry_at: datetime | None = None,
     ) -> None:
         """Fail the attempt: retry while retries remain, else dead-letter; `permanent` fails now."""
         self._require("fail", S.RUNNING)

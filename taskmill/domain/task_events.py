@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 class TaskEvent(DomainEvent):
     """An event in one task's stream."""
 
-    def apply(self, task: Task) -> None:  # type: ignore[override]
+    def apply(self, task: Task) -> None:
         raise NotImplementedError
 
 
@@ -39,7 +39,7 @@ class TaskSubmitted(CreationEvent, TaskEvent):
     expected_io: IOFigures
     status: TaskStatus
 
-    def apply(self, task: Task) -> None:  # type: ignore[override]
+    def apply(self, task: Task) -> None:
         task.task_type = self.task_type
         task.priority = self.priority
         task.group = self.group
@@ -69,7 +69,7 @@ class TaskUnblocked(TaskEvent):
 
     TOPIC: ClassVar[str] = "taskmill.task:TaskUnblocked"
 
-    def apply(self, task: Task) -> None:  # type: ignore[override]
+    def apply(self, task: Task) -> None:
         task.status = TaskStatus.PENDING
 
 
@@ -82,7 +82,7 @@ class TaskStarted(TaskEvent):
     worker_id: str | None = None
     lease_expires_at: datetime | None = None
 
-    def apply(self, task: Task) -> None:  # type: ignore[override]
+    def apply(self, task: Task) -> None:
         task.status = TaskStatus.RUNNING
         task.attempts = self.attempt
         task.started_at = self.timestamp
@@ -97,7 +97,7 @@ class TaskRequeued(TaskEvent):
 
     reason: str
 
-    def apply(self, task: Task) -> None:  # type: ignore[override]
+    def apply(self, task: Task) -> None:
         task.status = TaskStatus.PENDING
         task.attempts -= 1
         task.worker_id = None
@@ -111,7 +111,7 @@ class TaskCompleted(TaskEvent):
 
     actual_io: IOFigures = IOFigures()
 
-    def apply(self, task: Task) -> None:  # type: ignore[override]
+    def apply(self, task: Task) -> None:
         task.status = TaskStatus.COMPLETED
         task.actual_io = self.actual_io
         task.finished_at = self.timestamp
@@ -125,7 +125,7 @@ class TaskAwaitingChildren(TaskEvent):
 
     actual_io: IOFigures = IOFigures()
 
-    def apply(self, task: Task) -> None:  # type: ignore[override]
+    def apply(self, task: Task) -> None:
         task.status = TaskStatus.WAITING
         task.actual_io = self.actual_io
         task.lease_expires_at = None
@@ -140,7 +140,7 @@ class TaskRetrying(TaskEvent):
     retry_at: datetime | None
     status: TaskStatus
 
-    def apply(self, task: Task) -> None:  # type: ignore[override]
+    def apply(self, task: Task) -> None:
         task.status = self.status
         task.last_error = self.error
         task.run_after = self.retry_at
@@ -155,7 +155,7 @@ class TaskFailed(TaskEvent):
 
     error: str
 
-    def apply(self, task: Task) -> None:  # type: ignore[override]
+    def apply(self, task: Task) -> None:
         task.status = TaskStatus.FAILED
         task.last_error = self.error
         task.finished_at = self.timestamp
@@ -169,7 +169,7 @@ class TaskDeadLettered(TaskEvent):
 
     error: str
 
-    def apply(self, task: Task) -> None:  # type: ignore[override]
+    def apply(self, task: Task) -> None:
         task.status = TaskStatus.DEAD_LETTER
         task.last_error = self.error
         task.finished_at = self.timestamp
@@ -183,7 +183,7 @@ class TaskCancelled(TaskEvent):
 
     reason: str | None = None
 
-    def apply(self, task: Task) -> None:  # type: ignore[override]
+    def apply(self, task: Task) -> None:
         task.status = TaskStatus.CANCELLED
         task.finished_at = self.timestamp
         task.lease_expires_at = None
@@ -194,7 +194,7 @@ class TaskExpired(TaskEvent):
 
     TOPIC: ClassVar[str] = "taskmill.task:TaskExpired"
 
-    def apply(self, task: Task) -> None:  # type: ignore[override]
+    def apply(self, task: Task) -> None:
         task.status = TaskStatus.EXPIRED
         task.finished_at = self.timestamp
         task.lease_expires_at = None
@@ -207,7 +207,7 @@ class ChildSpawned(TaskEvent):
 
     child_id: UUID
 
-    def apply(self, task: Task) -> None:  # type: ignore[override]
+    def apply(self, task: Task) -> None:
         task.children.append(self.child_id)
         task.unfinished_children.add(self.child_id)
 
@@ -220,7 +220,7 @@ class ChildFinished(TaskEvent):
     child_id: UUID
     status: TaskStatus
 
-    def apply(self, task: Task) -> None:  # type: ignore[override]
+    def apply(self, task: Task) -> None:
         task.unfinished_children.discard(self.child_id)
         if self.status in CHILD_FAILURE_STATUSES:
             task.failed_children += 1
@@ -234,13 +234,11 @@ class TaskFinalized(TaskEvent):
     status: TaskStatus
     error: str | None = None
 
-    def apply(self, task: Task) -> None:  # type: ignore[override]
+    def apply(self, task: Task) -> None:
         task.status = self.status
         if self.error is not None:
             task.last_error = self.error
         task.finished_at = self.timestamp
 
 
-CHILD_FAILURE_STATUSES = frozenset(
-    {TaskStatus.FAILED, TaskStatus.DEAD_LETTER, TaskStatus.EXPIRED}
-)
+CHILD_FAILURE_STATUSES = frozenset({TaskStatus.FAILED, TaskStatus.DEAD_LETTER, TaskStatus.EXPIRED})

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 from eventsourcing.utils import get_topic
 
@@ -44,7 +44,7 @@ def resolve_location(folder: str | os.PathLike[str], event_store_url: str | None
     if location.backend not in ("sqlite", "postgresql", "postgres"):
         raise InvalidStoreConfig(
             f"event store: unsupported URL scheme {location.backend!r} "
-            "(use an SQLite folder, or postgresql://user@host:port/dbname)"
+            "(use an SQLite folder, or postgresql://user:password@host:port/dbname?schema=name)"
         )
     return location
 
@@ -67,4 +67,7 @@ def event_store_env(location: StoreLocation) -> dict[str, str]:
     env["POSTGRES_PORT"] = str(url.port or 5432)
     env["POSTGRES_USER"] = unquote(url.username or "postgres")
     env["POSTGRES_PASSWORD"] = unquote(url.password or "")
+    schema = parse_qs(url.query).get("schema")
+    if schema:
+        env["POSTGRES_SCHEMA"] = schema[0]
     return env

@@ -1,1 +1,1 @@
-"""Read models built from the log: each follows it in order and records its position with its rows."""
+"""Read models built from the log: each follows it in order, writing its position with its rows."""

@@ -45,7 +45,9 @@ class PageProjector:
     def flush(self) -> None:
         """Write the page's tag counter changes."""
         changed = [
-            {"key": k, "value": v, "status": s, "n": n} for (k, v, s), n in self._counts.items() if n
+            {"key": k, "value": v, "status": s, "n": n}
+            for (k, v, s), n in self._counts.items()
+            if n
         ]
         if changed:
             self._cursor.executemany(SQL["add_tag_count"], changed)
@@ -151,9 +153,7 @@ class PageProjector:
 
     def _retrying(self, _: int, e: ev.TaskRetrying) -> None:
         self._move(e, e.status)
-        self._update(
-            "retrying", e, status=e.status.value, error=e.error, retry_at=iso(e.retry_at)
-        )
+        self._update("retrying", e, status=e.status.value, error=e.error, retry_at=iso(e.retry_at))
 
     def _ended(self, status: TaskStatus, e: ev.TaskEvent, error: str | None = None) -> None:
         self._move(e, status)

@@ -116,11 +116,15 @@ class OperationalView:
 
     def _resolve_live_file(self) -> tuple[Path, tuple[int, int]]:
         if not self._pointer.exists():
-            name = f"operational-{uuid.uuid4().hex[:12]}.db"
-            with contextlib.suppress(FileExistsError):
-                # Exclusive create: if another process wins the race, use its file.
-                with open(self._pointer, "x", encoding="utf-8") as pointer:
-                    pointer.write(name)
+            # Publish a complete pointer atomically; if another process wins, use its file.
+            temporary = self._pointer.with_suffix(f".{uuid.uuid4().hex[:8]}.tmp")
+            temporary.write_text(f"operational-{uuid.uuid4().hex[:12]}.db", encoding="utf-8")
+            try:
+                os.link(temporary, self._pointer)
+            except FileExistsError:
+                pass
+            finally:
+                temporary.unlink()
         name = self._pointer.read_text(encoding="utf-8").strip()
         return self._folder / name, _stamp(self._pointer)
 

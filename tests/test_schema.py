@@ -1,0 +1,65 @@
+"""The schema the numbered migrations build is exactly the one the code expects (schema.sql)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from taskmill.projections.operational.migrations import migrate
+from taskmill.projections.sql_files import read_sql
+
+SQL_PACKAGE = "taskmill.projections.operational.sql"
+
+
+def describe(connection: sqlite3.Connection) -> dict[str, object]:
+    """Tables with their columns, and indexes with their columns, as SQLite reports them."""
+    shape: dict[str, object] = {}
+    objects = connection.execute(
+        "SELECT type, name, tbl_name FROM sqlite_master "
+        "WHERE name NOT LIKE 'sqlite_%' AND name != 'schema_migrations' ORDER BY name"
+    ).fetchall()
+    for kind, name, table in objects:
+        if kind == "table":
+            shape[f"table {name}"] = connection.execute(f"PRAGMA table_xinfo({name})").fetchall()
+        elif kind == "index":
+            shape[f"index {name} on {table}"] = connection.execute(
+                f"PRAGMA index_xinfo({name})"
+            ).fetchall()
+        else:
+            shape[f"{kind} {name}"] = table
+    return shape
+
+
+def test_migrations_build_the_expected_schema(tmp_path: Path) -> None:
+    migrated = sqlite3.connect(tmp_path / "migrated.db", isolation_level=None)
+    migrate(migrated)
+    expected = sqlite3.connect(tmp_path / "expected.db", isolation_level=None)
+    expected.executescript(read_sql(SQL_PACKAGE, "schema.sql"))
+
+    assert describe(migrated) == describe(expected)
+    assert "table tasks" in describe(expected)
+
+
+def test_migrating_twice_changes_nothing(tmp_path: Path) -> None:
+    connection = sqlite3.connect(tmp_path / "view.db", isolation_level=None)
+    first = migrate(connection)
+    before = describe(connection)
+    assert migrate(connection) == first
+    assert describe(connection) == before
+    versions = connection.execute("SELECT version FROM schema_migrations").fetchall()
+    assert versions == [(first,)]
+
+
+def test_the_seed_tags_table_and_index_exist(tmp_path: Path) -> None:
+    connection = sqlite3.connect(tmp_path / "view.db", isolation_level=None)
+    migrate(connection)
+    columns = [row[1] for row in connection.execute("PRAGMA table_info(task_tags)")]
+    assert columns[:3] == ["task_id", "key", "value"]
+    primary_key = [
+        row[1]
+        for row in sorted(connection.execute("PRAGMA table_info(task_tags)"), key=lambda r: r[5])
+        if row[5]
+    ]
+    assert primary_key == ["task_id", "key"]
+    indexed = [row[2] for row in connection.execute("PRAGMA index_info(idx_task_tags_kv)")]
+    assert indexed == ["key", "value"]
