@@ -32,6 +32,8 @@ class PageProjector:
     def __init__(self, cursor: sqlite3.Cursor):
         self._cursor = cursor
         self._counts: Counter[tuple[str, str, str]] = Counter()
+        self._new_tasks: list[dict[str, Any]] = []
+        self._new_tags: list[dict[str, str]] = []
 
     def apply_all(self, events: Iterable[tuple[int, Any]]) -> None:
         for notification_id, event in events:
@@ -43,7 +45,8 @@ class PageProjector:
             handler(self, notification_id, event)
 
     def flush(self) -> None:
-        """Write the page's tag counter changes."""
+        """Write what the page buffered: new tasks and tags, then the tag counter changes."""
+        self._insert_new_tasks()
         changed = [
             {"key": k, "value": v, "status": s, "n": n}
             for (k, v, s), n in self._counts.items()
@@ -54,6 +57,14 @@ class PageProjector:
             self._cursor.execute(SQL["drop_empty_tag_counts"])
         self._counts.clear()
 
+    def _insert_new_tasks(self) -> None:
+        """New tasks are buffered and inserted in bulk, before anything that may read them."""
+        if self._new_tasks:
+            self._cursor.executemany(SQL["insert_task"], self._new_tasks)
+            self._cursor.executemany(SQL["insert_tag"], self._new_tags)
+            self._new_tasks.clear()
+            self._new_tags.clear()
+
     # -- handlers ------------------------------------------------------------------------------
 
     def _submitted(self, seq: int, e: ev.TaskSubmitted) -> None:
@@ -61,8 +72,7 @@ class PageProjector:
         expires_at = (
             None if e.ttl_seconds is None else e.timestamp + timedelta(seconds=e.ttl_seconds)
         )
-        self._cursor.execute(
-            SQL["insert_task"],
+        self._new_tasks.append(
             {
                 "id": task_id,
                 "seq": seq,
@@ -84,18 +94,13 @@ class PageProjector:
             },
         )
         status = e.status.value
-        self._cursor.executemany(
-            SQL["insert_tag"],
-            [
-                {"task_id": task_id, "key": k, "value": v, "status": status}
-                for k, v in e.tags.items()
-            ],
-        )
         for k, v in e.tags.items():
+            self._new_tags.append({"task_id": task_id, "key": k, "value": v, "status": status})
             self._counts[(k, v, status)] += 1
 
     def _move(self, e: ev.TaskEvent, new_status: TaskStatus) -> None:
         """Keep task_tags.status and the counters in step with the task's status."""
+        self._insert_new_tasks()
         task_id = str(e.originator_id)
         row = self._cursor.execute(SQL["task_status_and_tags"], {"id": task_id}).fetchone()
         if row is None or row[0] == new_status.value:
@@ -107,6 +112,7 @@ class PageProjector:
         self._cursor.execute(SQL["set_tag_status"], {"id": task_id, "status": new_status.value})
 
     def _update(self, name: str, e: ev.TaskEvent, **params: Any) -> None:
+        self._insert_new_tasks()
         params["id"] = str(e.originator_id)
         params["version"] = e.originator_version
         self._cursor.execute(SQL[name], params)
