@@ -98,7 +98,7 @@ class TaskSubmission:
         return self
 
     def ttl(self, seconds: float) -> TaskSubmission:
-        """The task expires if it has not finished this many seconds after submission."""
+        """The task expires if it has not started within this many seconds of submission."""
         self._ttl = seconds
         return self
 
