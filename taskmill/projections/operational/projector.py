@@ -54,7 +54,9 @@ class PageProjector:
         ]
         if changed:
             self._cursor.executemany(SQL["add_tag_count"], changed)
-            self._cursor.execute(SQL["drop_empty_tag_counts"])
+            emptied = [row for row in changed if row["n"] < 0]
+            if emptied:
+                self._cursor.executemany(SQL["drop_empty_tag_count"], emptied)
         self._counts.clear()
 
     def _insert_new_tasks(self) -> None:

@@ -39,8 +39,8 @@ UPDATE task_tags SET status = :status WHERE task_id = :id
 INSERT INTO tag_counts (key, value, status, n) VALUES (:key, :value, :status, :n)
 ON CONFLICT (key, value, status) DO UPDATE SET n = n + excluded.n
 
--- name: drop_empty_tag_counts
-DELETE FROM tag_counts WHERE n = 0
+-- name: drop_empty_tag_count
+DELETE FROM tag_counts WHERE key = :key AND value = :value AND status = :status AND n = 0
 
 -- name: set_status
 UPDATE tasks SET status = :status, version = :version WHERE id = :id
