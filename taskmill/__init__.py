@@ -11,7 +11,7 @@ from taskmill.domain.errors import (
 )
 from taskmill.domain.io_figures import IOFigures
 from taskmill.domain.status import TaskStatus
-from taskmill.infrastructure.event_store import InvalidStoreConfig
+from taskmill.infrastructure.event_store import InvalidStoreConfig, StoreNotFound
 from taskmill.query import TaskQuery
 from taskmill.records import HistoryEntry, SubmitResult, TaskRecord
 from taskmill.scheduler import Scheduler
@@ -27,6 +27,7 @@ __all__ = [
     "InvalidStoreConfig",
     "InvalidSubmission",
     "Scheduler",
+    "StoreNotFound",
     "SubmitResult",
     "TaskNotFound",
     "TaskQuery",

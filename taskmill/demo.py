@@ -31,7 +31,8 @@ class DemoSummary:
     seconds: float
 
 
-def transfers(count: int, rng: random.Random) -> list[TaskSubmission]:
+def transfers(count: int, rng: random.Random, run: str) -> list[TaskSubmission]:
+    """The workload; `run` keeps the dedup keys of separate demo runs on one store apart."""
     batch = []
     for i in range(count):
         src, dst = rng.sample(ENDPOINTS, 2)
@@ -44,7 +45,8 @@ def transfers(count: int, rng: random.Random) -> list[TaskSubmission]:
             .tag("direction", rng.choice(("left_to_right", "right_to_left")))
             .priority(rng.choice((32, 64, 128, 128, 200)))
             .group(dst)
-            .dedup_key(f"data/2024/obj-{i:05d}.csv")
+            .tag("demo_run", run)
+            .dedup_key(f"{run}/data/2024/obj-{i:05d}.csv")
             .expected_io(net_tx_bytes=rng.randint(1, 512) * 1024 * 1024)
             .payload_json({"src": src, "dst": dst, "key": f"data/2024/obj-{i:05d}.csv"})
         )
@@ -56,7 +58,7 @@ def run_demo(
 ) -> DemoSummary:
     rng = random.Random(seed)
     started = time.perf_counter()
-    batch = transfers(tasks, rng)
+    batch = transfers(tasks, rng, run=f"{rng.getrandbits(32):08x}")
     results = []
     for offset in range(0, len(batch), 500):
         results += scheduler.submit_batch(batch[offset : offset + 500])
@@ -65,18 +67,20 @@ def run_demo(
     elapsed = time.perf_counter() - started
     ids = [r.task_id for r in results]
 
-    # Walk some tasks through their lifecycle by hand.
-    for task_id in ids[:300]:
+    # Walk some tasks through their lifecycle by hand: a tenth start, two thirds of those
+    # complete, a few fail, one spawns six parts and waits for them, a few are cancelled.
+    tenth = len(ids) // 10
+    for task_id in ids[:tenth]:
         scheduler.start(task_id, worker_id="demo")
-    for task_id in ids[:200]:
+    for task_id in ids[: tenth * 2 // 3]:
         scheduler.complete(task_id, actual_io={"net_tx_bytes": rng.randint(1, 512) * 1024 * 1024})
-    for task_id in ids[200:220]:
+    for task_id in ids[tenth * 2 // 3 : tenth * 3 // 4]:
         scheduler.fail(task_id, "connection reset by peer", permanent=True)
-    parent = ids[250]
+    parent = ids[tenth - 1]
     for part in range(6):
         scheduler.submit(TaskSubmission("upload-part").tag("part_number", str(part)).parent(parent))
     scheduler.complete(parent)
-    for task_id in ids[2900:]:
+    for task_id in ids[-tenth // 3 :]:
         scheduler.cancel(task_id, reason="demo: profile paused")
 
     console.print(

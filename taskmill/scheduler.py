@@ -18,7 +18,7 @@ from taskmill.domain.errors import InvalidQuery, InvalidSubmission
 from taskmill.domain.io_figures import IOFigures
 from taskmill.domain.status import TaskStatus
 from taskmill.infrastructure.clock import utc_now
-from taskmill.infrastructure.event_store import event_store_env, resolve_location
+from taskmill.infrastructure.event_store import check_folder, event_store_env, resolve_location
 from taskmill.projections.operational import queries
 from taskmill.projections.operational.queries import TaskFilter
 from taskmill.projections.operational.view import OperationalView
@@ -50,13 +50,16 @@ class Scheduler:
         *,
         event_store_url: str | None = None,
         clock: Callable[[], datetime] = utc_now,
+        create: bool = True,
     ) -> Scheduler:
-        """Open (creating if needed) the store in `folder` (default `$TASKMILL_HOME` or
-        `./.taskmill`). The log is an SQLite file there unless `event_store_url` (or
-        `$TASKMILL_EVENT_STORE`) names a PostgreSQL database."""
+        """Open the store in `folder` (default `$TASKMILL_HOME` or `./.taskmill`), creating it
+        unless `create=False` (then a missing store raises `StoreNotFound`). The log is an
+        SQLite file there unless `event_store_url` (or `$TASKMILL_EVENT_STORE`) names a
+        PostgreSQL database."""
         if folder is None:
             folder = os.environ.get(HOME_ENV, DEFAULT_HOME)
         location = resolve_location(folder, event_store_url)
+        check_folder(location, create=create)
         log = TaskLog(event_store_env(location), clock)
         view = OperationalView(Path(location.folder) / "views", log.name)
         scheduler = cls(log, view)
@@ -156,11 +159,7 @@ class Scheduler:
         return self._select((query or TaskQuery()).to_filter())
 
     def task(self, task_id: UUID | str) -> TaskRecord | None:
-        try:
-            key = str(UUID(str(task_id)))
-        except ValueError:
-            raise InvalidQuery(f"task_id: {task_id!r} is not a task id (UUID)") from None
-        found = self._select(TaskFilter(task_ids=(key,)))
+        found = self._select(TaskFilter(task_ids=(str(_task_id(task_id)),)))
         return found[0] if found else None
 
     def count_by_tag(
@@ -193,7 +192,7 @@ class Scheduler:
 
     def history(self, task_id: UUID | str) -> list[HistoryEntry]:
         """Every event of the task, in order, read from the log itself (the audit trail)."""
-        events = self._log.task_events(UUID(str(task_id)))
+        events = self._log.task_events(_task_id(task_id))
         return [
             HistoryEntry(
                 version=e.originator_version,
@@ -238,3 +237,10 @@ class Scheduler:
     def _project(self, recordings: Sequence[Recording[Any]]) -> None:
         events = [(r.notification.id, r.domain_event) for r in recordings]
         self._view.apply_recent(events, self._source)
+
+
+def _task_id(task_id: UUID | str) -> UUID:
+    try:
+        return task_id if isinstance(task_id, UUID) else UUID(str(task_id))
+    except ValueError:
+        raise InvalidQuery(f"task_id: {task_id!r} is not a task id (UUID)") from None

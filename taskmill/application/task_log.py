@@ -200,7 +200,10 @@ class TaskLog(Application[UUID]):
         self._after_change(uow, task, now)
 
     def _after_change(self, uow: UnitOfWork, task: Task, now: datetime) -> None:
-        """A task that ended frees its dedup key and tells its parent (finalising it if last)."""
+        """Finalise a parent whose children are all done; a task that ended frees its dedup key
+        and tells its parent (finalising that one too if it was the last child)."""
+        if task.ready_to_finalize:
+            task.finalize(now=now)
         if not task.is_terminal:
             return
         if task.dedup_key is not None:
@@ -210,9 +213,7 @@ class TaskLog(Application[UUID]):
         if task.parent_id is not None:
             parent = uow.task(task.parent_id)
             parent.record_child_finished(task.id, task.status, now=now)
-            if parent.ready_to_finalize:
-                parent.finalize(now=now)
-                self._after_change(uow, parent, now)
+            self._after_change(uow, parent, now)
 
 
 def events_of(recordings: list[Recording[Any]]) -> list[Any]:

@@ -118,9 +118,10 @@ class Task(EventSourcedAggregate):
         self.trigger_event(ev.TaskRequeued, timestamp=now, reason=reason)
 
     def complete(self, *, now: datetime, actual_io: IOFigures | None = None) -> None:
-        """Finish the attempt; waits for unfinished children if there are any."""
+        """Finish the attempt. A task that spawned children waits for them (and is finalised
+        at once if they have all finished already), so a failed child always fails it."""
         self._require("complete", S.RUNNING)
-        event = ev.TaskAwaitingChildren if self.unfinished_children else ev.TaskCompleted
+        event = ev.TaskAwaitingChildren if self.children else ev.TaskCompleted
         self.trigger_event(event, timestamp=now, actual_io=actual_io or IOFigures())
 
     def fail(

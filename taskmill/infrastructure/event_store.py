@@ -23,6 +23,10 @@ class InvalidStoreConfig(TaskmillError, ValueError):
     """The event store URL or folder cannot be used."""
 
 
+class StoreNotFound(InvalidStoreConfig):
+    """No store exists at that folder (and the caller asked not to create one)."""
+
+
 @dataclass(frozen=True, slots=True)
 class StoreLocation:
     """Where a scheduler keeps its files, and which database holds its log."""
@@ -47,6 +51,17 @@ def resolve_location(folder: str | os.PathLike[str], event_store_url: str | None
             "(use an SQLite folder, or postgresql://user:password@host:port/dbname?schema=name)"
         )
     return location
+
+
+def check_folder(location: StoreLocation, *, create: bool) -> None:
+    """Raise a typed error for a folder that is a file, or that is missing when not creating."""
+    folder = location.folder
+    if folder.exists() and not folder.is_dir():
+        raise InvalidStoreConfig(f"store: {str(folder)!r} is not a folder")
+    if not create:
+        marker = folder / SQLITE_FILE_NAME if location.event_store_url is None else folder
+        if not marker.exists():
+            raise StoreNotFound(f"store: no taskmill store at {str(folder)!r}")
 
 
 def event_store_env(location: StoreLocation) -> dict[str, str]:

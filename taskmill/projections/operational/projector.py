@@ -47,14 +47,10 @@ class PageProjector:
     def flush(self) -> None:
         """Write what the page buffered: new tasks and tags, then the tag counter changes."""
         self._insert_new_tasks()
-        changed = [
-            {"key": k, "value": v, "status": s, "n": n}
-            for (k, v, s), n in self._counts.items()
-            if n
-        ]
+        changed = [(k, v, s, n) for (k, v, s), n in self._counts.items() if n]
         if changed:
             self._cursor.executemany(SQL["add_tag_count"], changed)
-            emptied = [row for row in changed if row["n"] < 0]
+            emptied = [(k, v, s) for k, v, s, n in changed if n < 0]
             if emptied:
                 self._cursor.executemany(SQL["drop_empty_tag_count"], emptied)
         self._counts.clear()

@@ -36,11 +36,11 @@ SELECT status, tags FROM tasks WHERE id = :id
 UPDATE task_tags SET status = :status WHERE task_id = :id
 
 -- name: add_tag_count
-INSERT INTO tag_counts (key, value, status, n) VALUES (:key, :value, :status, :n)
+INSERT INTO tag_counts (key, value, status, n) VALUES (?, ?, ?, ?)
 ON CONFLICT (key, value, status) DO UPDATE SET n = n + excluded.n
 
 -- name: drop_empty_tag_count
-DELETE FROM tag_counts WHERE key = :key AND value = :value AND status = :status AND n = 0
+DELETE FROM tag_counts WHERE key = ? AND value = ? AND status = ? AND n = 0
 
 -- name: set_status
 UPDATE tasks SET status = :status, version = :version WHERE id = :id
