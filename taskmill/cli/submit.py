@@ -42,7 +42,12 @@ def register(commands: Commands, store: Parser) -> None:
     parser.add_argument("--dedup-key", help="unique among the active tasks of this type")
     parser.add_argument("--payload", type=parse_json, metavar="JSON", help="a JSON value")
     parser.add_argument("--max-retries", type=int, metavar="N", help="default 3")
-    parser.add_argument("--ttl", type=float, metavar="SECONDS", help="expire if not started within this many seconds")
+    parser.add_argument(
+        "--ttl",
+        type=float,
+        metavar="SECONDS",
+        help="expire if not started within this many seconds",
+    )
     parser.add_argument("--run-after", type=parse_moment, metavar="ISO8601", help="not before then")
     parser.add_argument("--parent", type=parse_task_id, metavar="TASK_ID", help="the parent task")
     for field in IO_FIELDS:
