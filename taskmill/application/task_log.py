@@ -19,8 +19,10 @@ from taskmill.domain.errors import (
     InvalidSubmission,
     TaskNotFound,
 )
+from taskmill.domain.group_slots import GroupFull, GroupSlots
 from taskmill.domain.io_figures import IOFigures
 from taskmill.domain.spec import TaskSpec
+from taskmill.domain.status import TaskStatus
 from taskmill.domain.tags import inherit_tags
 from taskmill.domain.task import Task
 from taskmill.domain.task_events import TaskEvent
@@ -45,6 +47,11 @@ class TaskLog(Application[UUID]):
     def __init__(self, env: dict[str, str], clock: Callable[[], datetime]):
         super().__init__(env)
         self._clock = clock
+        self.finalizer_types: set[str] = set()
+        """Types whose waiting parents a finalizer closes (not closed automatically here)."""
+
+    def now(self) -> datetime:
+        return self._clock()
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -110,10 +117,91 @@ class TaskLog(Application[UUID]):
         worker_id: str | None = None,
         lease_expires_at: datetime | None = None,
     ) -> list[Recording[UUID]]:
-        return self._change(
-            task_id,
-            lambda t, now: t.start(now=now, worker_id=worker_id, lease_expires_at=lease_expires_at),
-        )
+        """Start one pending task (taking a slot of its group; `GroupFull` if none is free)."""
+
+        def start_one(uow: UnitOfWork, now: datetime) -> None:
+            self._start(uow, uow.task(task_id), now, worker_id, lease_expires_at)
+
+        _, recordings = self._run(start_one)
+        return recordings
+
+    def claim(
+        self,
+        task_ids: Sequence[UUID],
+        *,
+        worker_id: str,
+        lease_expires_at: datetime,
+    ) -> tuple[list[UUID], list[Recording[UUID]]]:
+        """Start as many of these tasks as are still pending and fit their group's limit, in
+        one transaction. Losing a race to another worker is not an error: those are skipped."""
+
+        def claim_some(uow: UnitOfWork, now: datetime) -> list[UUID]:
+            claimed = []
+            for task_id in task_ids:
+                task = uow.task(task_id)
+                if task.status is not TaskStatus.PENDING:
+                    continue
+                try:
+                    self._start(uow, task, now, worker_id, lease_expires_at)
+                except GroupFull:
+                    continue
+                claimed.append(task_id)
+            return claimed
+
+        try:
+            return self._run(claim_some)
+        except ConcurrencyConflict:
+            return [], []
+
+    def _start(
+        self,
+        uow: UnitOfWork,
+        task: Task,
+        now: datetime,
+        worker_id: str | None,
+        lease_expires_at: datetime | None,
+    ) -> None:
+        if task.group is not None and task.status is TaskStatus.PENDING:
+            slots = uow.slots(task.group)
+            if slots is not None:
+                slots.take(task.id, now=now)
+        task.start(now=now, worker_id=worker_id, lease_expires_at=lease_expires_at)
+
+    def set_group_limit(self, group: str, limit: int | None) -> list[Recording[UUID]]:
+        """Persist the group's concurrency limit (None: unlimited) for every process."""
+
+        def set_limit(uow: UnitOfWork, now: datetime) -> None:
+            slots = uow.slots(group)
+            if slots is None:
+                slots = GroupSlots.open(group, now=now)
+                uow.add(slots)
+            slots.set_limit(limit, now=now)
+
+        _, recordings = self._run(set_limit)
+        return recordings
+
+    def group_slots(self, group: str) -> GroupSlots | None:
+        return UnitOfWork(self).slots(group)
+
+    def apply_each(
+        self, commands: Sequence[tuple[UUID, Callable[[Task, datetime], None]]]
+    ) -> tuple[list[UUID], list[Recording[UUID]]]:
+        """Apply one command to each task in one transaction (group commit). A command the
+        task's status no longer allows (cancelled meanwhile, say) is skipped, not an error."""
+
+        def apply_all(uow: UnitOfWork, now: datetime) -> list[UUID]:
+            done = []
+            for task_id, command in commands:
+                try:
+                    task = uow.task(task_id)
+                    command(task, now)
+                except (IllegalTransition, TaskNotFound):
+                    continue
+                self._after_change(uow, task, now)
+                done.append(task_id)
+            return done
+
+        return self._run(apply_all)
 
     def unblock(self, task_id: UUID) -> list[Recording[UUID]]:
         return self._change(task_id, lambda t, now: t.unblock(now=now))
@@ -202,7 +290,11 @@ class TaskLog(Application[UUID]):
     def _after_change(self, uow: UnitOfWork, task: Task, now: datetime) -> None:
         """Finalise a parent whose children are all done; a task that ended frees its dedup key
         and tells its parent (finalising that one too if it was the last child)."""
-        if task.ready_to_finalize:
+        if task.group is not None and task.status is not TaskStatus.RUNNING:
+            slots = uow.slots(task.group)
+            if slots is not None:
+                slots.release(task.id, now=now)
+        if task.ready_to_finalize and task.task_type not in self.finalizer_types:
             task.finalize(now=now)
         if not task.is_terminal:
             return

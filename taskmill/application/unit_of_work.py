@@ -9,6 +9,7 @@ from eventsourcing.application import AggregateNotFoundError
 
 from taskmill.domain.dedup import DedupClaim
 from taskmill.domain.errors import TaskNotFound
+from taskmill.domain.group_slots import GroupSlots, group_slots_id
 from taskmill.domain.task import Task
 
 if TYPE_CHECKING:
@@ -44,7 +45,19 @@ class UnitOfWork:
             self._loaded[claim_id] = found
         return found  # type: ignore[no-any-return]
 
-    def add(self, aggregate: Task | DedupClaim) -> None:
+    def slots(self, group: str) -> GroupSlots | None:
+        """The group's slots, or None when no limit was ever set for it."""
+        claim_id = group_slots_id(group)
+        found = self._loaded.get(claim_id)
+        if found is None:
+            try:
+                found = self._app.repository.get(claim_id)
+            except AggregateNotFoundError:
+                return None
+            self._loaded[claim_id] = found
+        return found  # type: ignore[no-any-return]
+
+    def add(self, aggregate: Task | DedupClaim | GroupSlots) -> None:
         self._loaded[aggregate.id] = aggregate
 
     @property

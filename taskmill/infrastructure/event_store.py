@@ -14,6 +14,7 @@ from eventsourcing.utils import get_topic
 
 from taskmill.domain.errors import TaskmillError
 from taskmill.infrastructure.serialization import OrjsonTranscoder, PydanticMapper
+from taskmill.infrastructure.sqlite_wal import prepare_wal_file
 
 EVENT_STORE_ENV = "TASKMILL_EVENT_STORE"
 SQLITE_FILE_NAME = "events.db"
@@ -72,6 +73,8 @@ def event_store_env(location: StoreLocation) -> dict[str, str]:
     }
     if location.event_store_url is None:
         location.folder.mkdir(parents=True, exist_ok=True)
+        # eventsourcing switches the file to WAL without retrying; do it first, safely.
+        prepare_wal_file(location.folder / SQLITE_FILE_NAME)
         env["PERSISTENCE_MODULE"] = "eventsourcing.sqlite"
         env["SQLITE_DBNAME"] = str(location.folder / SQLITE_FILE_NAME)
         return env

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from taskmill.infrastructure.sqlite_wal import BUSY_TIMEOUT_SECONDS, enable_wal
 from taskmill.projections.operational.event_source import EventSource
 from taskmill.projections.operational.migrations import migrate
 from taskmill.projections.operational.projector import SQL, PageProjector
@@ -25,10 +26,11 @@ POINTER_NAME = "operational.current"
 
 def connect(path: Path) -> sqlite3.Connection:
     """A connection tuned for a rebuildable view: WAL, no fsync per commit, 5 s busy wait."""
-    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    connection.execute("PRAGMA journal_mode=WAL")
+    connection = sqlite3.connect(
+        path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_SECONDS
+    )
+    enable_wal(connection)
     connection.execute("PRAGMA synchronous=NORMAL")
-    connection.execute("PRAGMA busy_timeout=5000")
     return connection
 
 
