@@ -1,0 +1,301 @@
+"""Bad input: a typed error naming the field and the limit, and nothing persisted."""
+
+from __future__ import annotations
+
+from uuid import uuid4
+
+import pytest
+
+from taskmill import (
+    InvalidStatus,
+    InvalidSubmission,
+    Scheduler,
+    TaskmillError,
+    TaskQuery,
+    TaskSubmission,
+)
+
+
+def _rejected(scheduler: Scheduler, submission: TaskSubmission) -> InvalidSubmission:
+    """Submit, expect `InvalidSubmission`, and check that nothing at all was persisted."""
+    position = scheduler.log_position
+    before = scheduler.query_tasks()
+    with pytest.raises(InvalidSubmission) as caught:
+        scheduler.submit(submission)
+    assert scheduler.log_position == position
+    assert scheduler.query_tasks() == before
+    return caught.value
+
+
+def _tags(n: int) -> dict[str, str]:
+    return {f"key{i}": f"value{i}" for i in range(n)}
+
+
+# -- tag keys ----------------------------------------------------------------------------------
+
+
+def test_empty_key_is_rejected(scheduler: Scheduler) -> None:
+    error = _rejected(scheduler, TaskSubmission("job").tag("", "v"))
+
+    assert error.field == "tags['']"
+    assert "1-64" in str(error)
+    assert scheduler.query_tasks() == []
+
+
+def test_key_of_65_characters_is_rejected(scheduler: Scheduler) -> None:
+    key = "k" * 65
+    error = _rejected(scheduler, TaskSubmission("job").tag(key, "v"))
+
+    assert key in error.field
+    assert error.limit == 64
+    assert "64" in str(error)
+    assert scheduler.query_tasks() == []
+
+
+@pytest.mark.parametrize("length", [1, 64])
+def test_key_of_1_to_64_characters_is_accepted(scheduler: Scheduler, length: int) -> None:
+    key = "k" * length
+    task_id = scheduler.submit(TaskSubmission("job").tag(key, "v")).task_id
+
+    record = scheduler.task(task_id)
+
+    assert record is not None
+    assert record.user_tags == {key: "v"}
+
+
+def test_key_length_counts_characters_not_bytes(scheduler: Scheduler) -> None:
+    key = "é" * 64  # 128 bytes in UTF-8
+    task_id = scheduler.submit(TaskSubmission("job").tag(key, "v")).task_id
+
+    record = scheduler.task(task_id)
+
+    assert record is not None
+    assert record.user_tags == {key: "v"}
+
+
+def test_non_string_key_is_rejected(scheduler: Scheduler) -> None:
+    error = _rejected(scheduler, TaskSubmission("job", tags={7: "v"}))  # type: ignore[dict-item]
+
+    assert error.field.startswith("tags")
+    assert "7" in str(error)
+
+
+# -- tag values --------------------------------------------------------------------------------
+
+
+def test_value_of_257_characters_is_rejected(scheduler: Scheduler) -> None:
+    error = _rejected(scheduler, TaskSubmission("job").tag("note", "x" * 257))
+
+    assert error.field == "tags['note']"
+    assert error.limit == 256
+    assert "256" in str(error)
+    assert scheduler.query_tasks() == []
+
+
+@pytest.mark.parametrize("length", [0, 256])
+def test_value_of_0_to_256_characters_is_accepted(scheduler: Scheduler, length: int) -> None:
+    value = "x" * length
+    task_id = scheduler.submit(TaskSubmission("job").tag("note", value)).task_id
+
+    record = scheduler.task(task_id)
+
+    assert record is not None
+    assert record.user_tags == {"note": value}
+
+
+@pytest.mark.parametrize("value", [1, None, 2.5, b"bytes", ["list"]], ids=repr)
+def test_non_string_value_is_rejected(scheduler: Scheduler, value: object) -> None:
+    error = _rejected(scheduler, TaskSubmission("job").tag("k", value))  # type: ignore[arg-type]
+
+    assert error.field == "tags['k']"
+    assert "not a string" in str(error)
+    assert scheduler.query_tasks() == []
+
+
+# -- number of tags ----------------------------------------------------------------------------
+
+
+def test_33_user_tags_are_rejected(scheduler: Scheduler) -> None:
+    error = _rejected(scheduler, TaskSubmission("job", tags=_tags(33)))
+
+    assert error.field == "tags"
+    assert error.limit == 32
+    assert "32" in str(error)
+    assert scheduler.query_tasks() == []
+
+
+def test_32_user_tags_are_accepted(scheduler: Scheduler) -> None:
+    task_id = scheduler.submit(TaskSubmission("job", tags=_tags(32))).task_id
+
+    record = scheduler.task(task_id)
+
+    assert record is not None
+    assert record.user_tags == _tags(32)
+
+
+def test_system_tags_do_not_count_towards_the_32(scheduler: Scheduler) -> None:
+    task_id = scheduler.submit(TaskSubmission("job", group="g", tags=_tags(32))).task_id
+
+    record = scheduler.task(task_id)
+
+    assert record is not None
+    assert len(record.tags) == 34
+
+
+# -- case and reserved keys --------------------------------------------------------------------
+
+
+def test_keys_are_case_sensitive(scheduler: Scheduler) -> None:
+    task_id = scheduler.submit(
+        TaskSubmission("job").tag("Profile", "upper").tag("profile", "lower")
+    ).task_id
+
+    record = scheduler.task(task_id)
+
+    assert record is not None
+    assert record.user_tags == {"Profile": "upper", "profile": "lower"}
+    assert scheduler.count_by_tag("profile") == [("lower", 1)]
+    assert scheduler.count_by_tag("Profile") == [("upper", 1)]
+    assert scheduler.query_tasks(TaskQuery().with_tag("profile", "upper")) == []
+    assert [r.id for r in scheduler.query_tasks(TaskQuery().with_tag("Profile", "upper"))] == [
+        task_id
+    ]
+    assert {"Profile", "profile"} <= set(scheduler.tag_keys())
+
+
+@pytest.mark.parametrize("key", ["taskmill.type", "taskmill.group", "taskmill.anything"])
+def test_reserved_prefix_is_rejected(scheduler: Scheduler, key: str) -> None:
+    error = _rejected(scheduler, TaskSubmission("job").tag(key, "mine"))
+
+    assert error.field == f"tags[{key!r}]"
+    assert "taskmill." in str(error)
+    assert "reserved" in str(error)
+    assert scheduler.query_tasks() == []
+
+
+def test_a_bad_tag_among_good_ones_rejects_the_task(scheduler: Scheduler) -> None:
+    submission = TaskSubmission("job").tag("good", "v").tag("bad", "x" * 300).tag("fine", "v")
+
+    error = _rejected(scheduler, submission)
+
+    assert error.field == "tags['bad']"
+    assert scheduler.tag_keys() == []
+
+
+# -- other fields ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("priority", [-1, 256])
+def test_priority_out_of_range_is_rejected(scheduler: Scheduler, priority: int) -> None:
+    error = _rejected(scheduler, TaskSubmission("job").priority(priority))
+
+    assert error.field == "priority"
+    assert "0-255" in str(error)
+    assert scheduler.query_tasks() == []
+
+
+@pytest.mark.parametrize("priority", [0, 255])
+def test_priority_bounds_are_accepted(scheduler: Scheduler, priority: int) -> None:
+    record = scheduler.task(scheduler.submit(TaskSubmission("job", priority=priority)).task_id)
+
+    assert record is not None
+    assert record.priority == priority
+
+
+@pytest.mark.parametrize("priority", ["high", 1.5, True], ids=repr)
+def test_priority_must_be_an_integer(scheduler: Scheduler, priority: object) -> None:
+    error = _rejected(scheduler, TaskSubmission("job", priority=priority))  # type: ignore[arg-type]
+
+    assert error.field == "priority"
+
+
+@pytest.mark.parametrize("payload", [object(), {1: "int key"}, {"s": {1, 2}}], ids=repr)
+def test_unserialisable_payload_is_rejected(scheduler: Scheduler, payload: object) -> None:
+    error = _rejected(scheduler, TaskSubmission("job").payload_json(payload))
+
+    assert error.field == "payload"
+    assert "JSON" in str(error)
+    assert scheduler.query_tasks() == []
+
+
+def test_payload_over_one_mebibyte_is_rejected(scheduler: Scheduler) -> None:
+    error = _rejected(scheduler, TaskSubmission("job").payload_json("x" * (1024 * 1024)))
+
+    assert error.field == "payload"
+    assert error.limit == 1024 * 1024
+    assert str(1024 * 1024) in str(error)
+
+
+@pytest.mark.parametrize("parent", ["not-a-uuid", 12345], ids=repr)
+def test_malformed_parent_id_is_rejected(scheduler: Scheduler, parent: object) -> None:
+    error = _rejected(scheduler, TaskSubmission("job", parent=parent))  # type: ignore[arg-type]
+
+    assert error.field == "parent_id"
+    assert scheduler.query_tasks() == []
+
+
+def test_unknown_parent_id_is_rejected(scheduler: Scheduler) -> None:
+    missing = uuid4()
+
+    error = _rejected(scheduler, TaskSubmission("job").parent(missing))
+
+    assert error.field == "parent_id"
+    assert str(missing) in str(error)
+    assert scheduler.query_tasks() == []
+
+
+@pytest.mark.parametrize("retries", [-1, 1001])
+def test_max_retries_out_of_range_is_rejected(scheduler: Scheduler, retries: int) -> None:
+    error = _rejected(scheduler, TaskSubmission("job").max_retries(retries))
+
+    assert error.field == "max_retries"
+
+
+@pytest.mark.parametrize("task_type", ["", "t" * 129])
+def test_task_type_length_is_checked(scheduler: Scheduler, task_type: str) -> None:
+    error = _rejected(scheduler, TaskSubmission(task_type))
+
+    assert error.field == "task_type"
+
+
+@pytest.mark.parametrize("ttl", [0, -5])
+def test_ttl_must_be_positive(scheduler: Scheduler, ttl: float) -> None:
+    error = _rejected(scheduler, TaskSubmission("job").ttl(ttl))
+
+    assert error.field == "ttl"
+
+
+def test_run_after_must_be_a_datetime(scheduler: Scheduler) -> None:
+    error = _rejected(scheduler, TaskSubmission("job", run_after="tomorrow"))  # type: ignore[arg-type]
+
+    assert error.field == "run_after"
+
+
+def test_submission_errors_are_typed() -> None:
+    assert issubclass(InvalidSubmission, TaskmillError)
+    assert issubclass(InvalidSubmission, ValueError)
+    assert issubclass(InvalidStatus, TaskmillError)
+
+
+# -- statuses ----------------------------------------------------------------------------------
+
+
+def test_unknown_status_in_a_query_is_rejected() -> None:
+    with pytest.raises(InvalidStatus) as caught:
+        TaskQuery().with_status("nope")
+
+    assert caught.value.value == "nope"
+    assert "pending" in str(caught.value)
+
+
+def test_unknown_status_in_count_by_tag_is_rejected(scheduler: Scheduler) -> None:
+    with pytest.raises(InvalidStatus):
+        scheduler.count_by_tag("profile", status="nope")
+
+
+def test_status_names_are_accepted_as_strings(scheduler: Scheduler) -> None:
+    scheduler.submit(TaskSubmission("job"))
+
+    assert len(scheduler.query_tasks(TaskQuery().with_status("pending"))) == 1
+    assert scheduler.query_tasks(TaskQuery().with_status("dead_letter")) == []
+    assert scheduler.count_by_tag("taskmill.type", status="pending") == [("job", 1)]
