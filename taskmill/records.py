@@ -49,6 +49,7 @@ class TaskRecord(BaseModel):
     expires_at: datetime | None
     last_error: str | None
     worker_id: str | None
+    lease_expires_at: datetime | None
     children_total: int
     children_unfinished: int
     sequence: int
@@ -95,6 +96,7 @@ class TaskRecord(BaseModel):
             expires_at=_moment(row["expires_at"]),
             last_error=row["last_error"],
             worker_id=row["worker_id"],
+            lease_expires_at=_moment(row["lease_expires_at"]),
             children_total=row["children_total"],
             children_unfinished=row["children_unfinished"],
             sequence=row["seq"],

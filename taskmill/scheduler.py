@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
@@ -14,18 +15,31 @@ from eventsourcing.persistence import Recording
 
 from taskmill.application.log_source import LogSource
 from taskmill.application.task_log import TaskLog
-from taskmill.domain.errors import InvalidQuery, InvalidSubmission
+from taskmill.domain.errors import IllegalTransition, InvalidQuery, InvalidSubmission
 from taskmill.domain.io_figures import IOFigures
 from taskmill.domain.status import TaskStatus
 from taskmill.infrastructure.clock import utc_now
-from taskmill.infrastructure.event_store import check_folder, event_store_env, resolve_location
+from taskmill.infrastructure.event_store import (
+    InvalidStoreConfig,
+    check_folder,
+    event_store_env,
+    resolve_location,
+)
 from taskmill.projections.operational import queries
 from taskmill.projections.operational.queries import TaskFilter
 from taskmill.projections.operational.view import OperationalView
 from taskmill.query import TaskQuery
 from taskmill.records import HistoryEntry, SubmitResult, TaskRecord
+from taskmill.runtime.context import TaskContext
+from taskmill.runtime.dispatcher import Dispatcher, Services
+from taskmill.runtime.registry import Registry, RetryPolicy
+from taskmill.runtime.worker_identity import is_dead_local_worker, new_worker_id
 from taskmill.submission import TaskSubmission
 
+ExecutorFunction = Callable[[TaskContext], Any]
+DEFAULT_CONCURRENCY = 8
+DEFAULT_LEASE_SECONDS = 30.0
+DEFAULT_POLL_SECONDS = 0.05
 HOME_ENV = "TASKMILL_HOME"
 DEFAULT_HOME = ".taskmill"
 _AUDIT_SKIP = {"originator_id", "originator_version", "timestamp", "originator_topic"}
@@ -38,10 +52,35 @@ class Scheduler:
     other processes), so it answers as of the moment it is called.
     """
 
-    def __init__(self, log: TaskLog, view: OperationalView):
+    def __init__(
+        self,
+        log: TaskLog,
+        view: OperationalView,
+        *,
+        max_concurrency: int = DEFAULT_CONCURRENCY,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        poll_seconds: float = DEFAULT_POLL_SECONDS,
+    ):
         self._log = log
         self._source = LogSource(log)
         self._view = view
+        self._registry = Registry()
+        self._progress_listeners: list[Callable[[TaskContext], None]] = []
+        self._dispatcher = Dispatcher(
+            Services(
+                log,
+                self._select,
+                self._select_ids,
+                self._project,
+                self.submit,
+                self._publish_progress,
+            ),
+            self._registry,
+            worker_id=new_worker_id(),
+            max_concurrency=max_concurrency,
+            lease_seconds=lease_seconds,
+            poll_seconds=poll_seconds,
+        )
 
     @classmethod
     def open(
@@ -51,19 +90,37 @@ class Scheduler:
         event_store_url: str | None = None,
         clock: Callable[[], datetime] = utc_now,
         create: bool = True,
+        max_concurrency: int = DEFAULT_CONCURRENCY,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        poll_seconds: float = DEFAULT_POLL_SECONDS,
     ) -> Scheduler:
         """Open the store in `folder` (default `$TASKMILL_HOME` or `./.taskmill`), creating it
         unless `create=False` (then a missing store raises `StoreNotFound`). The log is an
         SQLite file there unless `event_store_url` (or `$TASKMILL_EVENT_STORE`) names a
-        PostgreSQL database."""
+        PostgreSQL database. `max_concurrency` caps the executors this process runs at once;
+        a worker's claim on a task lasts `lease_seconds` unless renewed (it is, while it runs);
+        the dispatch loop looks for new work every `poll_seconds` when idle."""
+        if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int):
+            raise InvalidStoreConfig(
+                f"max_concurrency: must be an integer, got {max_concurrency!r}"
+            )
+        if max_concurrency < 1:
+            raise InvalidStoreConfig(f"max_concurrency: must be at least 1, got {max_concurrency}")
         if folder is None:
             folder = os.environ.get(HOME_ENV, DEFAULT_HOME)
         location = resolve_location(folder, event_store_url)
         check_folder(location, create=create)
         log = TaskLog(event_store_env(location), clock)
         view = OperationalView(Path(location.folder) / "views", log.name)
-        scheduler = cls(log, view)
+        scheduler = cls(
+            log,
+            view,
+            max_concurrency=max_concurrency,
+            lease_seconds=lease_seconds,
+            poll_seconds=poll_seconds,
+        )
         scheduler.catch_up()
+        scheduler.recover_dead_workers()
         return scheduler
 
     def close(self) -> None:
@@ -104,7 +161,83 @@ class Scheduler:
             return []
         outcomes, recordings = self._log.submit_batch(specs)
         self._project(recordings)
+        self._dispatcher.wake()
         return [SubmitResult(task_id=o.task_id, inserted=o.inserted) for o in outcomes]
+
+    # -- running tasks -------------------------------------------------------------------------
+
+    def executor(
+        self, task_type: str, *, retry: RetryPolicy | None = None
+    ) -> Callable[[ExecutorFunction], ExecutorFunction]:
+        """Register the function that runs tasks of this type (`async def` or plain `def`;
+        plain ones run in a thread pool). It gets a `TaskContext`; raising fails the attempt
+        (retried with `retry`'s backoff), raising `PermanentError` fails the task."""
+
+        def register(function: ExecutorFunction) -> ExecutorFunction:
+            self._registry.executors[task_type] = Registry.handler(function, retry)
+            return function
+
+        return register
+
+    def finalizer(self, task_type: str) -> Callable[[ExecutorFunction], ExecutorFunction]:
+        """Register the function that closes a parent of this type once all its children are
+        terminal; raising fails the parent. Parents of types without one close by themselves."""
+
+        def register(function: ExecutorFunction) -> ExecutorFunction:
+            self._registry.finalizers[task_type] = Registry.handler(function, None)
+            self._log.finalizer_types.add(task_type)
+            return function
+
+        return register
+
+    def set_group_limit(self, group: str, limit: int | None) -> None:
+        """At most `limit` tasks of the group run at once, across every process (None lifts
+        it). Persisted: every scheduler on this log honours it."""
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
+        ):
+            raise InvalidQuery(f"limit: must be a positive integer or None, got {limit!r}")
+        self._project(self._log.set_group_limit(group, limit))
+
+    def group_limit(self, group: str) -> int | None:
+        slots = self._log.group_slots(group)
+        return None if slots is None else slots.limit
+
+    async def run(self, stop_event: asyncio.Event | None = None) -> None:
+        """Run registered executors until `stop_event` is set; running ones then finish."""
+        await self._dispatcher.run(stop_event)
+
+    def run_until_idle(self) -> None:
+        """Run until nothing runnable is left (for scripts, tests and notebooks)."""
+        asyncio.run(self._dispatcher.run(until_idle=True))
+
+    @property
+    def worker_id(self) -> str:
+        return self._dispatcher.worker_id
+
+    def recover_dead_workers(self) -> int:
+        """Put tasks left running by dead processes on this host back to pending (the attempt
+        is not counted). Other hosts' dead workers are recovered when their lease expires."""
+        orphans = [
+            record.id
+            for record in self._select(TaskFilter(statuses=("running",)))
+            if is_dead_local_worker(record.worker_id)
+        ]
+        if orphans:
+            done, recordings = self._log.apply_each(
+                [(i, lambda t, now: t.requeue(now=now, reason="worker died")) for i in orphans]
+            )
+            self._project(recordings)
+            return len(done)
+        return 0
+
+    def on_progress(self, listener: Callable[[TaskContext], None]) -> None:
+        """Call `listener(context)` whenever an executor in this process reports progress."""
+        self._progress_listeners.append(listener)
+
+    def _publish_progress(self, context: TaskContext) -> None:
+        for listener in list(self._progress_listeners):
+            listener(context)
 
     # -- lifecycle commands (the dispatch loop uses these; so can a hand-written worker) --------
 
@@ -137,8 +270,23 @@ class Scheduler:
         self._project(self._log.fail(task_id, error, permanent=permanent, retry_at=retry_at))
 
     def cancel(self, task_id: UUID, *, reason: str | None = None) -> None:
-        """Cancel an unfinished task and every unfinished task it spawned."""
+        """Cancel an unfinished task and every unfinished task it spawned. A running executor
+        sees it: async ones are cancelled, sync ones find `ctx.cancelled` set."""
         self._project(self._log.cancel(task_id, reason))
+        self._dispatcher.wake()
+
+    def cancel_where(self, query: TaskQuery, *, reason: str | None = None) -> int:
+        """Cancel every unfinished task the query matches (with their children); returns how
+        many of the matches were cancelled."""
+        matches = [r.id for r in self.query_tasks(query) if not r.status.is_terminal]
+        cancelled = 0
+        for task_id in matches:
+            try:
+                self.cancel(task_id, reason=reason)
+                cancelled += 1
+            except IllegalTransition:
+                continue  # ended meanwhile, or cancelled with its parent
+        return cancelled
 
     def unblock(self, task_id: UUID) -> None:
         """Make a blocked task pending (its `run_after` time has come)."""
@@ -234,6 +382,11 @@ class Scheduler:
             rows = queries.select_tasks(connection, task_filter)
         return [TaskRecord.from_row(row) for row in rows]
 
+    def _select_ids(self, task_filter: TaskFilter) -> list[UUID]:
+        self.catch_up()
+        with self._view.reading() as connection:
+            return [UUID(i) for i in queries.select_task_ids(connection, task_filter)]
+
     def _project(self, recordings: Sequence[Recording[Any]]) -> None:
         events = [(r.notification.id, r.domain_event) for r in recordings]
         self._view.apply_recent(events, self._source)
@@ -244,3 +397,7 @@ def _task_id(task_id: UUID | str) -> UUID:
         return task_id if isinstance(task_id, UUID) else UUID(str(task_id))
     except ValueError:
         raise InvalidQuery(f"task_id: {task_id!r} is not a task id (UUID)") from None
+
+
+def _positive_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1

@@ -26,9 +26,19 @@ from taskmill.domain.status import TaskStatus
 from taskmill.domain.tags import inherit_tags
 from taskmill.domain.task import Task
 from taskmill.domain.task_events import TaskEvent
+from taskmill.infrastructure.stream_reader import stream_reader_for
 
 MAX_CONFLICT_RETRIES = 8
 T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """What one dispatch transaction did."""
+
+    applied: list[UUID]
+    claimed: list[UUID]
+    recordings: list[Recording[UUID]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +57,7 @@ class TaskLog(Application[UUID]):
     def __init__(self, env: dict[str, str], clock: Callable[[], datetime]):
         super().__init__(env)
         self._clock = clock
+        self._streams = stream_reader_for(self.recorder)
         self.finalizer_types: set[str] = set()
         """Types whose waiting parents a finalizer closes (not closed automatically here)."""
 
@@ -131,14 +142,54 @@ class TaskLog(Application[UUID]):
         *,
         worker_id: str,
         lease_expires_at: datetime,
+        limit: int | None = None,
     ) -> tuple[list[UUID], list[Recording[UUID]]]:
         """Start as many of these tasks as are still pending and fit their group's limit, in
         one transaction. Losing a race to another worker is not an error: those are skipped."""
+        step = self.step(
+            [], task_ids, worker_id=worker_id, lease_expires_at=lease_expires_at, limit=limit
+        )
+        return step.claimed, step.recordings
 
-        def claim_some(uow: UnitOfWork, now: datetime) -> list[UUID]:
-            claimed = []
-            for task_id in task_ids:
-                task = uow.task(task_id)
+    def apply_each(
+        self, commands: Sequence[tuple[UUID, Callable[[Task, datetime], None]]]
+    ) -> tuple[list[UUID], list[Recording[UUID]]]:
+        """Apply one command to each task in one transaction (group commit). A command the
+        task's status no longer allows (cancelled meanwhile, say) is skipped, not an error."""
+        step = self.step(commands, [], worker_id="", lease_expires_at=self._clock(), limit=0)
+        return step.applied, step.recordings
+
+    def step(
+        self,
+        commands: Sequence[tuple[UUID, Callable[[Task, datetime], None]]],
+        candidates: Sequence[UUID],
+        *,
+        worker_id: str,
+        lease_expires_at: datetime,
+        limit: int | None,
+    ) -> Step:
+        """One transaction for a dispatch cycle: apply the commands (outcomes, lease renewals,
+        housekeeping), then claim up to `limit` of the candidates that are still pending."""
+
+        def build(uow: UnitOfWork, now: datetime) -> tuple[list[UUID], list[UUID]]:
+            uow.preload([task_id for task_id, _ in commands] + list(candidates))
+            applied = []
+            for task_id, command in commands:
+                try:
+                    task = uow.task(task_id)
+                    command(task, now)
+                except (IllegalTransition, TaskNotFound):
+                    continue
+                self._after_change(uow, task, now)
+                applied.append(task_id)
+            claimed: list[UUID] = []
+            for task_id in candidates:
+                if limit is not None and len(claimed) >= limit:
+                    break
+                try:
+                    task = uow.task(task_id)
+                except TaskNotFound:
+                    continue
                 if task.status is not TaskStatus.PENDING:
                     continue
                 try:
@@ -146,12 +197,10 @@ class TaskLog(Application[UUID]):
                 except GroupFull:
                     continue
                 claimed.append(task_id)
-            return claimed
+            return applied, claimed
 
-        try:
-            return self._run(claim_some)
-        except ConcurrencyConflict:
-            return [], []
+        (applied, claimed), recordings = self._run(build)
+        return Step(applied, claimed, recordings)
 
     def _start(
         self,
@@ -181,27 +230,7 @@ class TaskLog(Application[UUID]):
         return recordings
 
     def group_slots(self, group: str) -> GroupSlots | None:
-        return UnitOfWork(self).slots(group)
-
-    def apply_each(
-        self, commands: Sequence[tuple[UUID, Callable[[Task, datetime], None]]]
-    ) -> tuple[list[UUID], list[Recording[UUID]]]:
-        """Apply one command to each task in one transaction (group commit). A command the
-        task's status no longer allows (cancelled meanwhile, say) is skipped, not an error."""
-
-        def apply_all(uow: UnitOfWork, now: datetime) -> list[UUID]:
-            done = []
-            for task_id, command in commands:
-                try:
-                    task = uow.task(task_id)
-                    command(task, now)
-                except (IllegalTransition, TaskNotFound):
-                    continue
-                self._after_change(uow, task, now)
-                done.append(task_id)
-            return done
-
-        return self._run(apply_all)
+        return UnitOfWork(self, self._streams).slots(group)
 
     def unblock(self, task_id: UUID) -> list[Recording[UUID]]:
         return self._change(task_id, lambda t, now: t.unblock(now=now))
@@ -261,7 +290,7 @@ class TaskLog(Application[UUID]):
     def _run(self, build: Callable[[UnitOfWork, datetime], T]) -> tuple[T, list[Recording[UUID]]]:
         """Build the changes on fresh aggregates and save them; rebuild if another writer won."""
         for _ in range(MAX_CONFLICT_RETRIES):
-            uow = UnitOfWork(self)
+            uow = UnitOfWork(self, self._streams)
             result = build(uow, self._clock())
             try:
                 return result, self._append(uow.aggregates)

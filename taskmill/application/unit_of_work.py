@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -11,6 +12,7 @@ from taskmill.domain.dedup import DedupClaim
 from taskmill.domain.errors import TaskNotFound
 from taskmill.domain.group_slots import GroupSlots, group_slots_id
 from taskmill.domain.task import Task
+from taskmill.infrastructure.stream_reader import StreamReader
 
 if TYPE_CHECKING:
     from eventsourcing.application import Application
@@ -19,9 +21,22 @@ if TYPE_CHECKING:
 class UnitOfWork:
     """Loads each aggregate once per command so every change lands on the same object."""
 
-    def __init__(self, app: Application[UUID]):
+    def __init__(self, app: Application[UUID], streams: StreamReader | None = None):
         self._app = app
+        self._streams = streams
         self._loaded: dict[UUID, Any] = {}
+
+    def preload(self, ids: Iterable[UUID]) -> None:
+        """Load many aggregates with one read of the log (ids that do not exist are skipped)."""
+        wanted = [i for i in dict.fromkeys(ids) if i not in self._loaded]
+        if not wanted or self._streams is None:
+            return
+        to_event = self._app.mapper.to_domain_event
+        for originator_id, stored in self._streams.load(wanted).items():
+            aggregate: Any = None
+            for event in map(to_event, stored):
+                aggregate = event.mutate(aggregate)  # type: ignore[attr-defined]
+            self._loaded[originator_id] = aggregate
 
     def task(self, task_id: UUID) -> Task:
         found = self._loaded.get(task_id)

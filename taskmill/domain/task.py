@@ -113,6 +113,12 @@ class Task(EventSourcedAggregate):
             lease_expires_at=lease_expires_at,
         )
 
+    def renew_lease(self, *, now: datetime, worker_id: str, lease_expires_at: datetime) -> None:
+        self._require("renew its lease", S.RUNNING)
+        if self.worker_id != worker_id:
+            raise IllegalTransition(self.id, f"running on {self.worker_id}", "renew its lease")
+        self.trigger_event(ev.TaskLeaseRenewed, timestamp=now, lease_expires_at=lease_expires_at)
+
     def requeue(self, *, now: datetime, reason: str) -> None:
         self._require("requeue", S.RUNNING)
         self.trigger_event(ev.TaskRequeued, timestamp=now, reason=reason)
@@ -169,12 +175,15 @@ class Task(EventSourcedAggregate):
     def ready_to_finalize(self) -> bool:
         return self.status is S.WAITING and not self.unfinished_children
 
-    def finalize(self, *, now: datetime) -> None:
-        """Close a waiting parent whose children all finished: failed if any child failed."""
+    def finalize(self, *, now: datetime, error: str | None = None) -> None:
+        """Close a waiting parent whose children all finished: failed if any child failed
+        (or its finalizer did, with `error`)."""
         self._require("finalize", S.WAITING)
         if self.unfinished_children:
             raise IllegalTransition(self.id, "waiting for children", "finalize")
-        if self.failed_children:
+        if error is not None:
+            self.trigger_event(ev.TaskFinalized, timestamp=now, status=S.FAILED, error=error)
+        elif self.failed_children:
             error = f"{self.failed_children} child task(s) failed"
             self.trigger_event(ev.TaskFinalized, timestamp=now, status=S.FAILED, error=error)
         else:

@@ -90,6 +90,17 @@ class TaskStarted(TaskEvent):
         task.lease_expires_at = self.lease_expires_at
 
 
+class TaskLeaseRenewed(TaskEvent):
+    """The worker running the task is alive: its claim holds until `lease_expires_at`."""
+
+    TOPIC: ClassVar[str] = "taskmill.task:TaskLeaseRenewed"
+
+    lease_expires_at: datetime
+
+    def apply(self, task: Task) -> None:
+        task.lease_expires_at = self.lease_expires_at
+
+
 class TaskRequeued(TaskEvent):
     """A running attempt was abandoned (its worker died or lost its lease); it does not count."""
 

@@ -131,6 +131,9 @@ class PageProjector:
             lease_expires_at=iso(e.lease_expires_at),
         )
 
+    def _lease_renewed(self, _: int, e: ev.TaskLeaseRenewed) -> None:
+        self._update("lease_renewed", e, lease_expires_at=iso(e.lease_expires_at))
+
     def _requeued(self, _: int, e: ev.TaskRequeued) -> None:
         self._move(e, TaskStatus.PENDING)
         self._update("requeued", e, status=TaskStatus.PENDING.value)
@@ -189,6 +192,7 @@ _HANDLERS: dict[type, Any] = {
     ev.TaskSubmitted: PageProjector._submitted,
     ev.TaskUnblocked: PageProjector._unblocked,
     ev.TaskStarted: PageProjector._started,
+    ev.TaskLeaseRenewed: PageProjector._lease_renewed,
     ev.TaskRequeued: PageProjector._requeued,
     ev.TaskCompleted: PageProjector._completed,
     ev.TaskAwaitingChildren: PageProjector._awaiting,

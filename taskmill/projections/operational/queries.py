@@ -22,12 +22,30 @@ class TaskFilter:
     task_types: Sequence[str] = ()
     parent_id: str | None = None
     task_ids: Sequence[str] = ()
+    run_after_due: str | None = None
+    expires_due: str | None = None
+    lease_expired: str | None = None
+    children_done: bool = False
+    worker_id: str | None = None
     after: tuple[int, int] | None = None
     limit: int | None = None
     offset: int = 0
 
 
 def select_tasks(connection: sqlite3.Connection, query: TaskFilter) -> list[sqlite3.Row]:
+    statement, params = _statement(SQL["task_columns"], query)
+    cursor = connection.cursor()
+    cursor.row_factory = sqlite3.Row
+    return list(cursor.execute(statement, params))
+
+
+def select_task_ids(connection: sqlite3.Connection, query: TaskFilter) -> list[str]:
+    """Only the ids of the matching tasks, in the same order (cheap, for the dispatch loop)."""
+    statement, params = _statement(SQL["id_columns"], query)
+    return [row[0] for row in connection.execute(statement, params)]
+
+
+def _statement(select: str, query: TaskFilter) -> tuple[str, list[Any]]:
     where: list[str] = []
     params: list[Any] = []
     single_status = query.statuses[0] if len(query.statuses) == 1 else None
@@ -50,17 +68,26 @@ def select_tasks(connection: sqlite3.Connection, query: TaskFilter) -> list[sqli
     if query.parent_id is not None:
         where.append(SQL["by_parent"])
         params.append(query.parent_id)
+    for fragment, bound in (
+        ("run_after_due", query.run_after_due),
+        ("expires_due", query.expires_due),
+        ("lease_expired", query.lease_expired),
+        ("by_worker", query.worker_id),
+    ):
+        if bound is not None:
+            where.append(SQL[fragment])
+            params.append(bound)
+    if query.children_done:
+        where.append(SQL["children_done"])
     if query.after is not None:
         where.append(SQL["after_cursor"])
         params += list(query.after)
-    statement = SQL["task_columns"]
+    statement = select
     if where:
         statement += "\nWHERE " + "\n  AND ".join(where)
     statement += "\n" + SQL["order_and_page"]
     params += [-1 if query.limit is None else query.limit, query.offset]
-    cursor = connection.cursor()
-    cursor.row_factory = sqlite3.Row
-    return list(cursor.execute(statement, params))
+    return statement, params
 
 
 def _any_of(fragment: str, count: int) -> str:

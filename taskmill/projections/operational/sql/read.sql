@@ -10,6 +10,9 @@ SELECT id, seq, task_type, status, priority, group_key, dedup_key, parent_id, pa
     lease_expires_at, children_total, children_unfinished
 FROM tasks
 
+-- name: id_columns
+SELECT id FROM tasks
+
 -- name: by_id
 id = ?
 
@@ -27,6 +30,21 @@ task_type = ?
 
 -- name: by_parent
 parent_id = ?
+
+-- name: run_after_due
+run_after <= ?
+
+-- name: expires_due
+expires_at <= ?
+
+-- name: lease_expired
+lease_expires_at < ?
+
+-- name: children_done
+children_unfinished = 0
+
+-- name: by_worker
+worker_id = ?
 
 -- name: after_cursor
 (priority, seq) > (?, ?)

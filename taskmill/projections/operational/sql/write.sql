@@ -79,3 +79,6 @@ WHERE id = :id
 
 -- name: child_finished
 UPDATE tasks SET children_unfinished = children_unfinished - 1, version = :version WHERE id = :id
+
+-- name: lease_renewed
+UPDATE tasks SET lease_expires_at = :lease_expires_at, version = :version WHERE id = :id

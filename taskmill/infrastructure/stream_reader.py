@@ -1,0 +1,84 @@
+"""Loads many aggregates' event streams at once.
+
+`eventsourcing` reads one stream per call, each in its own pooled transaction (~110 us on
+SQLite against ~15 us for the bare query). Commands that touch many tasks (claiming a batch,
+recording a batch of outcomes) read them all in one query here instead. PostgreSQL falls back
+to the library's per-stream read.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Sequence
+from typing import Any, Protocol
+from uuid import UUID
+
+from eventsourcing.persistence import ApplicationRecorder, StoredEvent
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+
+from taskmill.infrastructure.sqlite_wal import BUSY_TIMEOUT_SECONDS
+
+CHUNK = 500
+
+
+class StreamReader(Protocol):
+    def load(self, ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
+        """Every stored event of each id that exists, in version order."""
+
+
+class PerStreamReader:
+    def __init__(self, recorder: ApplicationRecorder):
+        self._recorder = recorder
+
+    def load(self, ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
+        found = {}
+        for originator_id in ids:
+            events = list(self._recorder.select_events(originator_id))
+            if events:
+                found[originator_id] = events
+        return found
+
+
+class SQLiteStreamReader:
+    """One private read connection to the event store file; readers never block the writer."""
+
+    def __init__(self, path: str, table: str):
+        self._connection = sqlite3.connect(
+            path, check_same_thread=False, timeout=BUSY_TIMEOUT_SECONDS
+        )
+        self._table = table
+        self._lock = threading.Lock()
+
+    def load(self, ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
+        found: dict[UUID, list[StoredEvent]] = {}
+        with self._lock:
+            for start in range(0, len(ids), CHUNK):
+                chunk = [i.hex for i in ids[start : start + CHUNK]]
+                marks = ",".join("?" * len(chunk))
+                rows = self._connection.execute(
+                    f"SELECT originator_id, originator_version, topic, state FROM {self._table} "
+                    f"WHERE originator_id IN ({marks}) ORDER BY originator_id, originator_version",
+                    chunk,
+                ).fetchall()
+                for originator_id, version, topic, state in rows:
+                    key = UUID(originator_id)
+                    found.setdefault(key, []).append(
+                        StoredEvent(
+                            originator_id=key,
+                            originator_version=version,
+                            topic=topic,
+                            state=state,
+                        )
+                    )
+        return found
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+def stream_reader_for(recorder: Any) -> StreamReader:
+    if isinstance(recorder, SQLiteApplicationRecorder):
+        datastore = recorder.datastore
+        return SQLiteStreamReader(datastore.pool.db_name, recorder.events_table_name)
+    return PerStreamReader(recorder)

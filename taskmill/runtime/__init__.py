@@ -1,0 +1,1 @@
+"""Running tasks: executor registry, the task context, and the dispatch loop."""

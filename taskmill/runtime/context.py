@@ -1,0 +1,59 @@
+"""`TaskContext`: what an executor sees of its task and can do while it runs."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from taskmill.domain.io_figures import IO_FIELDS
+
+if TYPE_CHECKING:
+    from taskmill.records import SubmitResult, TaskRecord
+    from taskmill.submission import TaskSubmission
+
+
+@dataclass
+class Progress:
+    fraction: float | None = None
+    message: str | None = None
+
+
+@dataclass
+class TaskContext:
+    """Handed to executors and finalizers. Thread-safe."""
+
+    task: TaskRecord
+    _spawn: Callable[[TaskSubmission], SubmitResult]
+    _on_progress: Callable[[TaskContext], None]
+    _cancelled: threading.Event = field(default_factory=threading.Event)
+    io: dict[str, int] = field(default_factory=dict)
+    progress_state: Progress = field(default_factory=Progress)
+
+    @property
+    def attempt(self) -> int:
+        return self.task.attempts
+
+    @property
+    def cancelled(self) -> bool:
+        """True once the task was cancelled; long-running sync executors should check it."""
+        return self._cancelled.is_set()
+
+    def progress(self, fraction: float | None = None, message: str | None = None) -> None:
+        """Report progress (0.0-1.0 and/or a message). Live only: not written to the log."""
+        if fraction is not None and not 0.0 <= fraction <= 1.0:
+            raise ValueError(f"progress: fraction {fraction} is outside 0.0-1.0")
+        self.progress_state = Progress(fraction, message)
+        self._on_progress(self)
+
+    def spawn(self, submission: TaskSubmission) -> SubmitResult:
+        """Submit a child of this task; it inherits this task's tags (its own override them)."""
+        return self._spawn(submission.parent(self.task.id))
+
+    def record_io(self, **figures: int) -> None:
+        """Add to the task's actual I/O: read_bytes, write_bytes, net_rx_bytes, net_tx_bytes."""
+        for name, amount in figures.items():
+            if name not in IO_FIELDS:
+                raise ValueError(f"record_io: unknown figure {name!r} (known: {IO_FIELDS})")
+            self.io[name] = self.io.get(name, 0) + int(amount)

@@ -1,0 +1,302 @@
+"""The dispatch loop: claims pending tasks in priority order, runs their executors, and records
+the outcomes in batches (one transaction for many claims or many completions)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import Recording
+
+from taskmill.application.task_log import TaskLog
+from taskmill.domain.errors import ConcurrencyConflict
+from taskmill.domain.io_figures import IOFigures
+from taskmill.domain.status import TaskStatus
+from taskmill.domain.task import Task
+from taskmill.projections.operational.queries import TaskFilter
+from taskmill.records import SubmitResult, TaskRecord
+from taskmill.runtime.context import TaskContext
+from taskmill.runtime.registry import Handler, PermanentError, Registry
+from taskmill.submission import TaskSubmission
+
+Command = Callable[[Task, datetime], None]
+HOUSEKEEPING_SECONDS = 0.2
+IDLE_HORIZON = timedelta(seconds=60)
+"""`run_until_idle` waits for blocked tasks due within this horizon (retry backoffs)."""
+MAX_ERROR_LENGTH = 4000
+
+
+@dataclass
+class Job:
+    record: TaskRecord
+    context: TaskContext
+    handler: Handler
+    finalizer: bool
+    future: asyncio.Future[Any] | None = None
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the loop needs from the scheduler: commands, view reads, projection, submit."""
+
+    log: TaskLog
+    select: Callable[[TaskFilter], list[TaskRecord]]
+    select_ids: Callable[[TaskFilter], list[UUID]]
+    project: Callable[[Sequence[Recording[Any]]], None]
+    submit: Callable[[TaskSubmission], SubmitResult]
+    on_progress: Callable[[TaskContext], None]
+
+
+class Dispatcher:
+    """Runs registered executors for pending tasks until stopped (or idle)."""
+
+    def __init__(
+        self,
+        services: Services,
+        registry: Registry,
+        *,
+        worker_id: str,
+        max_concurrency: int,
+        lease_seconds: float,
+        poll_seconds: float,
+    ):
+        self._s = services
+        self._registry = registry
+        self.worker_id = worker_id
+        self.max_concurrency = max_concurrency
+        self._lease = timedelta(seconds=lease_seconds)
+        self._poll = poll_seconds
+        self.running: dict[UUID, Job] = {}
+        self._outcomes: list[tuple[UUID, Command]] = []
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._rng = random.Random()
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event | None = None, *, until_idle: bool = False) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        pool = ThreadPoolExecutor(self.max_concurrency, thread_name_prefix="taskmill-executor")
+        next_housekeeping = 0.0
+        try:
+            while not (stop is not None and stop.is_set()):
+                if time.monotonic() >= next_housekeeping:
+                    self._housekeeping(pool)
+                    next_housekeeping = time.monotonic() + HOUSEKEEPING_SECONDS
+                started = self._claim(pool)
+                if until_idle and not self.running and not self._outcomes and self._idle():
+                    break
+                if started:
+                    continue
+                await self._sleep(stop)
+        finally:
+            await self._drain()
+            pool.shutdown(wait=True)
+            self._wake = None
+
+    async def _sleep(self, stop: asyncio.Event | None) -> None:
+        assert self._wake is not None
+        waiters = [asyncio.ensure_future(self._wake.wait())]
+        if stop is not None:
+            waiters.append(asyncio.ensure_future(stop.wait()))
+        try:
+            await asyncio.wait(waiters, timeout=self._poll, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+        self._wake.clear()
+
+    async def _drain(self) -> None:
+        """Let running executors finish, then record their outcomes."""
+        futures = [job.future for job in self.running.values() if job.future is not None]
+        if futures:
+            await asyncio.gather(*futures, return_exceptions=True)
+        await asyncio.sleep(0)  # let done-callbacks run
+        self._record_outcomes()
+
+    def wake(self) -> None:
+        """Ask the loop to look again now (thread-safe), e.g. after an in-process submit."""
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(wake.set)
+
+    # -- claiming and running ------------------------------------------------------------------
+
+    def _claim(self, pool: ThreadPoolExecutor) -> int:
+        """Record the outcomes gathered so far and claim new work, in one transaction."""
+        free = self.max_concurrency - len(self.running)
+        types = tuple(self._registry.executors)
+        candidates: list[UUID] = []
+        if free > 0 and types:
+            # A few more than the free slots, so tasks of a full group do not starve the rest.
+            candidates = [
+                task_id
+                for task_id in self._s.select_ids(
+                    TaskFilter(statuses=("pending",), task_types=types, limit=free * 2 + 8)
+                )
+                if task_id not in self.running
+            ]
+        if not candidates and not self._outcomes:
+            return 0
+        outcomes, self._outcomes = self._outcomes, []
+        now = self._s.log.now()
+        try:
+            step = self._s.log.step(
+                outcomes,
+                candidates,
+                worker_id=self.worker_id,
+                lease_expires_at=now + self._lease,
+                limit=free,
+            )
+        except ConcurrencyConflict:
+            self._outcomes = outcomes + self._outcomes  # keep them for the next cycle
+            return 0
+        self._s.project(step.recordings)
+        if step.claimed:
+            claimed = TaskFilter(task_ids=tuple(str(task_id) for task_id in step.claimed))
+            for record in self._s.select(claimed):
+                self._start(record, self._registry.executors[record.task_type], pool, False)
+        return len(step.claimed)
+
+    def _start(
+        self, record: TaskRecord, handler: Handler, pool: ThreadPoolExecutor, finalizer: bool
+    ) -> None:
+        assert self._loop is not None
+        context = TaskContext(record, self._s.submit, self._s.on_progress)
+        job = Job(record, context, handler, finalizer)
+        self.running[record.id] = job
+        future: asyncio.Future[Any]
+        if handler.is_async:
+            future = asyncio.ensure_future(handler.function(context))
+        else:
+            future = self._loop.run_in_executor(pool, handler.function, context)
+        job.future = future
+        future.add_done_callback(lambda done: self._finished(record.id, done))
+
+    def _finished(self, task_id: UUID, future: asyncio.Future[Any]) -> None:
+        job = self.running.pop(task_id, None)
+        if job is None:
+            return
+        if job.context.cancelled or future.cancelled():
+            pass  # the task was cancelled (or expired): its terminal event is already logged
+        else:
+            self._outcomes.append((task_id, self._outcome(job, future.exception())))
+        if self._wake is not None:
+            self._wake.set()
+
+    def _outcome(self, job: Job, error: BaseException | None) -> Command:
+        if job.finalizer:
+            message = None if error is None else _describe(error)
+            return lambda task, now: task.finalize(now=now, error=message)
+        if error is None:
+            figures = IOFigures(**job.context.io)
+            return lambda task, now: task.complete(now=now, actual_io=figures)
+        message = _describe(error)
+        if isinstance(error, PermanentError):
+            return lambda task, now: task.fail(message, now=now, permanent=True)
+        delay = job.handler.retry.delay(job.record.attempts, self._rng)
+        return lambda task, now: task.fail(
+            message, now=now, retry_at=now + timedelta(seconds=delay)
+        )
+
+    def _record_outcomes(self) -> None:
+        """Group commit: every outcome gathered since the last call, in one transaction."""
+        if not self._outcomes:
+            return
+        batch, self._outcomes = self._outcomes, []
+        _, recordings = self._s.log.apply_each(batch)
+        self._s.project(recordings)
+
+    # -- housekeeping --------------------------------------------------------------------------
+
+    def _housekeeping(self, pool: ThreadPoolExecutor) -> None:
+        now = self._s.log.now()
+        stamp = now.isoformat()
+        select, log = self._s.select, self._s.log
+        commands: list[tuple[UUID, Command]] = []
+        for record in select(TaskFilter(statuses=("blocked",), run_after_due=stamp, limit=500)):
+            commands.append((record.id, lambda t, at: t.unblock(now=at)))
+        for record in select(
+            TaskFilter(statuses=("pending", "blocked"), expires_due=stamp, limit=500)
+        ):
+            commands.append((record.id, lambda t, at: t.expire(now=at)))
+        for record in select(TaskFilter(statuses=("running",), lease_expired=stamp, limit=500)):
+            if record.id not in self.running:
+                commands.append(
+                    (record.id, lambda t, at: t.requeue(now=at, reason="lease expired"))
+                )
+        renew_before = now + self._lease / 2
+        lease_until = now + self._lease
+        worker = self.worker_id
+        for job in self.running.values():
+            lease = job.record.lease_expires_at
+            if not job.finalizer and (lease is None or lease <= renew_before):
+                job.record = job.record.model_copy(update={"lease_expires_at": lease_until})
+                commands.append(
+                    (
+                        job.record.id,
+                        lambda t, at: t.renew_lease(
+                            now=at, worker_id=worker, lease_expires_at=lease_until
+                        ),
+                    )
+                )
+        if commands:
+            _, recordings = log.apply_each(commands)
+            self._s.project(recordings)
+        self._notice_cancellations()
+        self._start_finalizers(pool)
+
+    def _notice_cancellations(self) -> None:
+        if not self.running:
+            return
+        ids = tuple(str(task_id) for task_id in self.running)
+        for record in self._s.select(TaskFilter(task_ids=ids)):
+            job = self.running.get(record.id)
+            expected = TaskStatus.WAITING if job and job.finalizer else TaskStatus.RUNNING
+            if job is not None and record.status is not expected:
+                job.context._cancelled.set()
+                if job.future is not None and job.handler.is_async:
+                    job.future.cancel()
+
+    def _start_finalizers(self, pool: ThreadPoolExecutor) -> None:
+        types = tuple(self._registry.finalizers)
+        free = self.max_concurrency - len(self.running)
+        if not types or free <= 0:
+            return
+        for record in self._s.select(
+            TaskFilter(statuses=("waiting",), task_types=types, children_done=True, limit=free)
+        ):
+            if record.id not in self.running:
+                self._start(record, self._registry.finalizers[record.task_type], pool, True)
+
+    def _idle(self) -> bool:
+        types = tuple(self._registry.executors)
+        if types and self._s.select(TaskFilter(statuses=("pending",), task_types=types, limit=1)):
+            return False
+        horizon = (self._s.log.now() + IDLE_HORIZON).isoformat()
+        if types and self._s.select(
+            TaskFilter(statuses=("blocked",), task_types=types, run_after_due=horizon, limit=1)
+        ):
+            return False
+        finalizers = tuple(self._registry.finalizers)
+        return not (
+            finalizers
+            and self._s.select(
+                TaskFilter(
+                    statuses=("waiting",), task_types=finalizers, children_done=True, limit=1
+                )
+            )
+        )
+
+
+def _describe(error: BaseException) -> str:
+    text = f"{type(error).__name__}: {error}"
+    return text[:MAX_ERROR_LENGTH]
