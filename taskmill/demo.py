@@ -1,34 +1,49 @@
-"""`taskmill demo`: a file-transfer workload on the embedded store, summarised by tag.
+"""`taskmill demo`: a file-transfer workload run on the embedded store, watched by tag.
 
-Submits a few thousand tagged transfers in batches (some with child parts, some duplicates),
-moves some through their lifecycle by hand (the dispatch loop arrives with the running-tasks
-work), then answers the questions the tags exist for: counts per profile, pending bytes per
-endpoint, a filtered query, and one task's audit trail.
+Submits a few thousand tagged transfers (profiles x endpoints, a group limit per destination),
+runs them with executors that report progress, split some transfers into child parts and fail
+a few (which retry, or fail for good), with one live progress bar per profile driven by the tag
+counts. Then it answers the questions tags exist for: tasks per profile and status, bytes per
+destination, and one task's audit trail.
 """
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from collections import Counter
 from dataclasses import dataclass
 
 from rich.console import Console
+from rich.live import Live
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from taskmill.query import TaskQuery
+from taskmill.runtime.context import TaskContext
+from taskmill.runtime.registry import PermanentError, RetryPolicy
 from taskmill.scheduler import Scheduler
 from taskmill.submission import TaskSubmission
 
 PROFILES = ("disaster-recovery", "cross-cloud-mirror", "nightly-backup", "archive-cold")
 ENDPOINTS = ("s3://play.min.io", "s3://us-east-1.amazonaws.com", "gs://eu-backup", "az://cold")
+ENDED = ("completed", "failed", "dead_letter", "cancelled", "expired")
+STATUSES = ("pending", "running", "waiting", "completed", "failed", "dead_letter")
+GROUP_LIMIT = 6
+PARTS = 3
 
 
 @dataclass(frozen=True)
 class DemoSummary:
     submitted: int
     duplicates: int
-    seconds: float
+    submit_seconds: float
+    run_seconds: float
+
+
+class TransientNetworkError(Exception):
+    """A failure worth retrying."""
 
 
 def transfers(count: int, rng: random.Random, run: str) -> list[TaskSubmission]:
@@ -36,99 +51,160 @@ def transfers(count: int, rng: random.Random, run: str) -> list[TaskSubmission]:
     batch = []
     for i in range(count):
         src, dst = rng.sample(ENDPOINTS, 2)
+        key = f"data/2024/obj-{i:05d}.csv"
         batch.append(
             TaskSubmission("file-transfer")
             .tag("profile", rng.choice(PROFILES))
             .tag("src_endpoint", src)
             .tag("dst_endpoint", dst)
-            .tag("object_key", f"data/2024/obj-{i:05d}.csv")
+            .tag("object_key", key)
             .tag("direction", rng.choice(("left_to_right", "right_to_left")))
+            .tag("demo_run", run)
             .priority(rng.choice((32, 64, 128, 128, 200)))
             .group(dst)
-            .tag("demo_run", run)
-            .dedup_key(f"{run}/data/2024/obj-{i:05d}.csv")
+            .dedup_key(f"{run}/{key}")
+            .max_retries(2)
             .expected_io(net_tx_bytes=rng.randint(1, 512) * 1024 * 1024)
-            .payload_json({"src": src, "dst": dst, "key": f"data/2024/obj-{i:05d}.csv"})
+            .payload_json({"src": src, "dst": dst, "key": key, "fate": _fate(rng)})
         )
     return batch
 
 
+def _fate(rng: random.Random) -> str:
+    roll = rng.random()
+    if roll < 0.02:
+        return "corrupt"  # fails for good
+    if roll < 0.07:
+        return "flaky"  # fails once, then succeeds on retry
+    if roll < 0.17:
+        return "multipart"  # split into child parts
+    return "ok"
+
+
+def register_executors(scheduler: Scheduler) -> None:
+    @scheduler.executor("file-transfer", retry=RetryPolicy(base_seconds=0.05, jitter=0.5))
+    async def transfer(ctx: TaskContext) -> None:
+        fate = ctx.task.payload["fate"]
+        ctx.progress(0.1, "connecting")
+        await asyncio.sleep(0.001)
+        if fate == "corrupt":
+            raise PermanentError("checksum mismatch at source")
+        if fate == "flaky" and ctx.attempt == 1:
+            raise TransientNetworkError("connection reset by peer")
+        if fate == "multipart":
+            for part in range(PARTS):
+                ctx.spawn(TaskSubmission("upload-part").tag("part_number", str(part)))
+        ctx.progress(1.0, "uploaded")
+        ctx.record_io(net_tx_bytes=ctx.task.expected_io.net_tx_bytes)
+
+    @scheduler.executor("upload-part")
+    def upload_part(ctx: TaskContext) -> None:
+        ctx.record_io(net_tx_bytes=64 * 1024 * 1024)
+
+
 def run_demo(
-    scheduler: Scheduler, console: Console, *, tasks: int = 3000, seed: int = 7
+    scheduler: Scheduler, console: Console, *, tasks: int = 3000, seed: int | None = None
 ) -> DemoSummary:
+    if tasks < 100:
+        raise ValueError("the demo needs at least 100 tasks")
     rng = random.Random(seed)
+    run = f"{rng.getrandbits(32):08x}"
+    for endpoint in ENDPOINTS:
+        scheduler.set_group_limit(endpoint, GROUP_LIMIT)
+    register_executors(scheduler)
+
     started = time.perf_counter()
-    batch = transfers(tasks, rng, run=f"{rng.getrandbits(32):08x}")
+    batch = transfers(tasks, rng, run)
     results = []
     for offset in range(0, len(batch), 500):
         results += scheduler.submit_batch(batch[offset : offset + 500])
     # Resubmitting some keys while their tasks are active returns the existing ids.
-    duplicates = scheduler.submit_batch(rng.sample(batch, 50))
-    elapsed = time.perf_counter() - started
-    ids = [r.task_id for r in results]
-
-    # Walk some tasks through their lifecycle by hand: a tenth start, two thirds of those
-    # complete, a few fail, one spawns six parts and waits for them, a few are cancelled.
-    tenth = len(ids) // 10
-    for task_id in ids[:tenth]:
-        scheduler.start(task_id, worker_id="demo")
-    for task_id in ids[: tenth * 2 // 3]:
-        scheduler.complete(task_id, actual_io={"net_tx_bytes": rng.randint(1, 512) * 1024 * 1024})
-    for task_id in ids[tenth * 2 // 3 : tenth * 3 // 4]:
-        scheduler.fail(task_id, "connection reset by peer", permanent=True)
-    parent = ids[tenth - 1]
-    for part in range(6):
-        scheduler.submit(TaskSubmission("upload-part").tag("part_number", str(part)).parent(parent))
-    scheduler.complete(parent)
-    for task_id in ids[-tenth // 3 :]:
-        scheduler.cancel(task_id, reason="demo: profile paused")
-
+    duplicates = sum(not r.inserted for r in scheduler.submit_batch(rng.sample(batch, 50)))
+    submit_seconds = time.perf_counter() - started
     console.print(
-        f"[bold]Submitted {len(ids)} tagged transfers[/] in {elapsed:.2f} s "
-        f"({len(ids) / elapsed:,.0f} tasks/s, batches of 500); "
-        f"{sum(not d.inserted for d in duplicates)} resubmissions matched active dedup keys."
+        f"[bold]Submitted {len(results)} tagged transfers[/] in {submit_seconds:.2f} s "
+        f"({len(results) / submit_seconds:,.0f} tasks/s, batches of 500); {duplicates} "
+        "resubmissions matched active dedup keys."
     )
+    console.print(_bytes_by_endpoint(scheduler, run))
+
+    started = time.perf_counter()
+    asyncio.run(_run_with_live_bars(scheduler, console, run))
+    run_seconds = time.perf_counter() - started
+    done = sum(n for _, n in scheduler.count_by_tag("demo_run"))
     console.print(
-        f"Store: {scheduler.view_path.parent.parent}  log position {scheduler.log_position}"
+        f"[bold]Ran {done} tasks[/] (transfers and their parts) in {run_seconds:.2f} s "
+        f"({done / run_seconds:,.0f} tasks/s, {scheduler.worker_id})."
     )
-    console.print(_status_by_profile(scheduler))
-    console.print(_bytes_by_endpoint(scheduler))
-    running_dr = scheduler.query_tasks(
-        TaskQuery().with_tag("profile", "disaster-recovery").with_status("running").limit(5)
+    console.print(_status_by_profile(scheduler, run))
+    _print_audit(scheduler, console, run)
+    return DemoSummary(len(results), duplicates, submit_seconds, run_seconds)
+
+
+async def _run_with_live_bars(scheduler: Scheduler, console: Console, run: str) -> None:
+    bars = Progress(
+        TextColumn("{task.description:<20}"), BarColumn(), MofNCompleteColumn(), console=console
     )
-    console.print(f"Running disaster-recovery transfers (first {len(running_dr)}):")
-    for record in running_dr:
-        console.print(
-            f"  {record.id}  {record.tags['object_key']} -> {record.tags['dst_endpoint']}"
+    rows = {profile: bars.add_task(profile, total=None) for profile in PROFILES}
+    stop = asyncio.Event()
+    worker = asyncio.create_task(scheduler.run(stop))
+
+    def refresh() -> bool:
+        totals = dict(scheduler.count_by_tag("profile"))
+        ended: Counter[str] = Counter()
+        for status in ENDED:
+            ended.update(dict(scheduler.count_by_tag("profile", status=status)))
+        for profile, row in rows.items():
+            bars.update(row, completed=ended[profile], total=totals.get(profile, 0))
+        active = (
+            TaskQuery()
+            .with_tag("demo_run", run)
+            .with_status("pending", "blocked", "running", "waiting")
         )
-    console.print(f"\nAudit of parent task {parent}:")
-    for entry in scheduler.history(parent):
-        console.print(f"  v{entry.version:<3} {entry.timestamp:%H:%M:%S.%f}  {entry.event}")
-    return DemoSummary(len(ids), sum(not d.inserted for d in duplicates), elapsed)
+        return not scheduler.query_tasks(active.limit(1))
+
+    with Live(bars, console=console, refresh_per_second=8, transient=False):
+        while not refresh():
+            await asyncio.sleep(0.2)
+    stop.set()
+    await worker
 
 
-def _status_by_profile(scheduler: Scheduler) -> Table:
-    table = Table(title="Tasks per profile (count_by_tag)")
-    statuses = ("pending", "running", "waiting", "completed", "failed", "cancelled")
+def _status_by_profile(scheduler: Scheduler, run: str) -> Table:
+    table = Table(title="Tasks per profile and status (count_by_tag, all runs on this store)")
     table.add_column("profile")
-    for status in statuses:
+    for status in STATUSES:
         table.add_column(status, justify="right")
     table.add_column("total", justify="right")
-    per_status = {s: dict(scheduler.count_by_tag("profile", status=s)) for s in statuses}
+    per_status = {s: dict(scheduler.count_by_tag("profile", status=s)) for s in STATUSES}
     for profile, total in scheduler.count_by_tag("profile"):
-        table.add_row(profile, *(str(per_status[s].get(profile, 0)) for s in statuses), str(total))
+        table.add_row(profile, *(str(per_status[s].get(profile, 0)) for s in STATUSES), str(total))
     return table
 
 
-def _bytes_by_endpoint(scheduler: Scheduler) -> Table:
+def _bytes_by_endpoint(scheduler: Scheduler, run: str) -> Table:
     queued: Counter[str] = Counter()
-    for record in scheduler.query_tasks(
-        TaskQuery().with_type("file-transfer").with_status("pending")
-    ):
+    query = TaskQuery().with_tag("demo_run", run).with_type("file-transfer").with_status("pending")
+    for record in scheduler.query_tasks(query):
         queued[record.tags["dst_endpoint"]] += record.expected_io.net_tx_bytes
-    table = Table(title="Bytes queued per destination endpoint (pending)")
+    table = Table(title="Bytes queued per destination endpoint")
     table.add_column("dst_endpoint")
     table.add_column("GiB", justify="right")
     for endpoint, total in queued.most_common():
         table.add_row(endpoint, f"{total / 2**30:,.1f}")
     return table
+
+
+def _print_audit(scheduler: Scheduler, console: Console, run: str) -> None:
+    parents = scheduler.query_tasks(
+        TaskQuery().with_tag("demo_run", run).with_type("file-transfer").with_status("completed")
+    )
+    parent = next((p for p in parents if p.children_total), None)
+    if parent is None:
+        return
+    console.print(
+        f"\nAudit of {parent.tags['object_key']} ({parent.id}), "
+        f"split into {parent.children_total} parts:"
+    )
+    for entry in scheduler.history(parent.id):
+        console.print(f"  v{entry.version:<3} {entry.timestamp:%H:%M:%S.%f}  {entry.event}")

@@ -14,7 +14,7 @@ from uuid import UUID
 
 import pytest
 
-from taskmill import Scheduler, TaskStatus, TaskSubmission
+from taskmill import Scheduler, TaskQuery, TaskStatus, TaskSubmission
 from taskmill.cli import main
 
 MISSING = "00000000-0000-4000-8000-000000000000"
@@ -411,15 +411,25 @@ def test_other_taskmill_errors_exit_one(
 # -- demo --------------------------------------------------------------------------------------
 
 
-def test_demo_submits_a_tagged_workload_and_summarises_it(cli: Any, store: Path) -> None:
+def test_demo_runs_a_tagged_workload_and_summarises_it(cli: Any, store: Path) -> None:
     result = cli("demo", "--tasks", "300", "--seed", "1")
     assert result.code == 0, result.err
-    assert "Tasks per profile (count_by_tag)" in result.out
+    assert "Tasks per profile and status (count_by_tag" in result.out
     assert "Bytes queued per destination endpoint" in result.out
+    assert "Audit of data/2024/obj-" in result.out
     with Scheduler.open(store) as scheduler:
-        assert sum(n for _, n in scheduler.count_by_tag("taskmill.type")) == 306  # + 6 parts
+        types = dict(scheduler.count_by_tag("taskmill.type"))
+        assert types["file-transfer"] == 300
+        split = scheduler.query_tasks(TaskQuery().with_type("file-transfer"))
+        parents = [t for t in split if t.children_total]
+        assert parents and types["upload-part"] == 3 * len(parents)
+        statuses = {t.status for t in scheduler.query_tasks()}
+        assert statuses <= {TaskStatus.COMPLETED, TaskStatus.FAILED}  # everything ran
+        assert TaskStatus.FAILED in statuses  # the corrupt transfers failed for good
+        retried = [t for t in split if t.attempts == 2 and t.status is TaskStatus.COMPLETED]
+        assert retried  # the flaky ones succeeded on their second attempt
         assert len(scheduler.tag_values("demo_run")) == 1
-        assert scheduler.count_by_tag("profile", status="running")
+        assert scheduler.group_limit("s3://play.min.io") == 6
 
 
 def test_demo_runs_twice_on_one_store(cli: Any, store: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +31,23 @@ from taskmill.domain.task_events import TaskEvent
 from taskmill.infrastructure.stream_reader import stream_reader_for
 
 MAX_CONFLICT_RETRIES = 8
+SHARED_CACHE_SIZE = 4096
+
+
+class BoundedCache(OrderedDict[UUID, Any]):
+    """Least-recently-set entries are dropped past `size`."""
+
+    def __init__(self, size: int):
+        super().__init__()
+        self._size = size
+
+    def __setitem__(self, key: UUID, value: Any) -> None:
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        while len(self) > self._size:
+            self.popitem(last=False)
+
+
 T = TypeVar("T")
 
 
@@ -58,6 +77,7 @@ class TaskLog(Application[UUID]):
         super().__init__(env)
         self._clock = clock
         self._streams = stream_reader_for(self.recorder)
+        self._shared: BoundedCache = BoundedCache(SHARED_CACHE_SIZE)
         self.finalizer_types: set[str] = set()
         """Types whose waiting parents a finalizer closes (not closed automatically here)."""
 
@@ -230,7 +250,7 @@ class TaskLog(Application[UUID]):
         return recordings
 
     def group_slots(self, group: str) -> GroupSlots | None:
-        return UnitOfWork(self, self._streams).slots(group)
+        return UnitOfWork(self, self._streams, self._shared).slots(group)
 
     def unblock(self, task_id: UUID) -> list[Recording[UUID]]:
         return self._change(task_id, lambda t, now: t.unblock(now=now))
@@ -290,7 +310,7 @@ class TaskLog(Application[UUID]):
     def _run(self, build: Callable[[UnitOfWork, datetime], T]) -> tuple[T, list[Recording[UUID]]]:
         """Build the changes on fresh aggregates and save them; rebuild if another writer won."""
         for _ in range(MAX_CONFLICT_RETRIES):
-            uow = UnitOfWork(self, self._streams)
+            uow = UnitOfWork(self, self._streams, self._shared)
             result = build(uow, self._clock())
             try:
                 return result, self._append(uow.aggregates)
@@ -306,7 +326,11 @@ class TaskLog(Application[UUID]):
         events = [event for aggregate in aggregates for event in aggregate.collect_events()]
         if not events:
             return []
-        return self.events.put(events)
+        recordings = self.events.put(events)
+        for aggregate in aggregates:
+            if not isinstance(aggregate, Task):  # keep long-lived ones as just saved
+                self._shared[aggregate.id] = copy.deepcopy(aggregate)
+        return recordings
 
     def _cancel_tree(self, uow: UnitOfWork, task: Task, reason: str | None, now: datetime) -> None:
         task.cancel(now=now, reason=reason)

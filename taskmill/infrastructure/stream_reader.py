@@ -26,6 +26,9 @@ class StreamReader(Protocol):
     def load(self, ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
         """Every stored event of each id that exists, in version order."""
 
+    def load_after(self, originator_id: UUID, version: int) -> list[StoredEvent]:
+        """The events of one stream after `version`, in order."""
+
 
 class PerStreamReader:
     def __init__(self, recorder: ApplicationRecorder):
@@ -38,6 +41,9 @@ class PerStreamReader:
             if events:
                 found[originator_id] = events
         return found
+
+    def load_after(self, originator_id: UUID, version: int) -> list[StoredEvent]:
+        return list(self._recorder.select_events(originator_id, gt=version))
 
 
 class SQLiteStreamReader:
@@ -72,6 +78,18 @@ class SQLiteStreamReader:
                         )
                     )
         return found
+
+    def load_after(self, originator_id: UUID, version: int) -> list[StoredEvent]:
+        with self._lock:
+            rows = self._connection.execute(
+                f"SELECT originator_version, topic, state FROM {self._table} "
+                "WHERE originator_id = ? AND originator_version > ? ORDER BY originator_version",
+                (originator_id.hex, version),
+            ).fetchall()
+        return [
+            StoredEvent(originator_id=originator_id, originator_version=v, topic=t, state=st)
+            for v, t, st in rows
+        ]
 
     def close(self) -> None:
         self._connection.close()
