@@ -14,6 +14,8 @@ from taskmill.domain.status import TaskStatus
 from taskmill.infrastructure.event_store import InvalidStoreConfig, StoreNotFound
 from taskmill.query import TaskQuery
 from taskmill.records import HistoryEntry, SubmitResult, TaskRecord
+from taskmill.runtime.context import TaskContext
+from taskmill.runtime.registry import PermanentError, RetryPolicy
 from taskmill.scheduler import Scheduler
 from taskmill.submission import TaskSubmission
 
@@ -26,9 +28,12 @@ __all__ = [
     "InvalidStatus",
     "InvalidStoreConfig",
     "InvalidSubmission",
+    "PermanentError",
+    "RetryPolicy",
     "Scheduler",
     "StoreNotFound",
     "SubmitResult",
+    "TaskContext",
     "TaskNotFound",
     "TaskQuery",
     "TaskRecord",

@@ -443,3 +443,61 @@ def test_demo_refuses_a_tiny_workload(run: Any, store: Path) -> None:
     result = run("--store", str(store), "demo", "--tasks", "5")
     assert result.code == 2
     assert result.err == "taskmill: error: --tasks: at least 100 (got 5)\n"
+
+
+# -- worker ------------------------------------------------------------------------------------
+
+TASKMILL = [sys.executable, "-m", "taskmill"]
+WORKER_APP = """
+from taskmill import Scheduler
+
+def make(store):
+    scheduler = Scheduler.open(store)
+
+    @scheduler.executor("echo")
+    def echo(ctx):
+        ctx.record_io(net_tx_bytes=len(ctx.task.payload["text"]))
+
+    return scheduler
+"""
+
+
+def test_worker_runs_the_apps_executors_until_idle(store: Path, tmp_path: Path) -> None:
+    (tmp_path / "echo_app.py").write_text(WORKER_APP)
+    with Scheduler.open(store) as scheduler:
+        ids = [
+            r.task_id
+            for r in scheduler.submit_batch(
+                [TaskSubmission("echo", payload={"text": "x" * n}) for n in range(1, 6)]
+            )
+        ]
+    completed = subprocess.run(
+        [*TASKMILL, "--store", str(store), "worker", "--app", "echo_app:make", "--until-idle"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert completed.returncode == 0, completed.stderr
+    with Scheduler.open(store) as scheduler:
+        records = [scheduler.task(i) for i in ids]
+    assert [r.status for r in records if r] == [TaskStatus.COMPLETED] * 5
+    assert [r.actual_io.net_tx_bytes for r in records if r] == [1, 2, 3, 4, 5]
+
+
+@pytest.mark.parametrize(
+    ("app", "message"),
+    [
+        ("nocolon", "expected MODULE:ATTRIBUTE"),
+        ("no_such_module_xyz:app", "cannot import 'no_such_module_xyz'"),
+        ("json:no_such_attribute", "'json' has no attribute 'no_such_attribute'"),
+        ("json:dumps", "is neither a Scheduler nor a function returning one"),
+    ],
+)
+def test_worker_reports_a_bad_app_in_one_line(
+    run: Any, store: Path, app: str, message: str
+) -> None:
+    result = run("--store", str(store), "worker", "--app", app, "--until-idle")
+    assert result.code == 2
+    assert result.err.startswith("taskmill: error: --app: ") and message in result.err
+    assert result.err.count("\n") == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from taskmill.cli import demo, submit, tasks, views
+from taskmill.cli import demo, submit, tasks, views, worker
 from taskmill.cli.common import FAILURE, PROG, USAGE_ERROR, CliError, Parser
 from taskmill.domain.errors import TaskmillError, TaskNotFound
 from taskmill.infrastructure.event_store import StoreNotFound
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     submit.register(commands, store)
     tasks.register(commands, store)
     views.register(commands, store)
+    worker.register(commands, store)
     return parser
 
 
