@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from taskmill.domain.io_figures import IOFigures
 from taskmill.domain.status import TaskStatus
+from taskmill.domain.trusted import construct_trusted
 
 
 class SubmitResult(BaseModel):
@@ -64,42 +65,35 @@ class TaskRecord(BaseModel):
     def from_row(cls, row: Any) -> TaskRecord:
         """`row` is an `sqlite3.Row` (or any mapping) of the tasks table."""
         # Trusted path: rows were written from validated events, so skip re-validation.
-        return cls.model_construct(
-            id=UUID(row["id"]),
-            task_type=row["task_type"],
-            status=TaskStatus(row["status"]),
-            priority=row["priority"],
-            group=row["group_key"],
-            dedup_key=row["dedup_key"],
-            parent_id=None if row["parent_id"] is None else UUID(row["parent_id"]),
-            tags=orjson.loads(row["tags"]),
-            payload=orjson.loads(row["payload"]),
-            attempts=row["attempts"],
-            max_retries=row["max_retries"],
-            ttl_seconds=row["ttl_seconds"],
-            expected_io=IOFigures.model_construct(
-                read_bytes=row["expected_read_bytes"],
-                write_bytes=row["expected_write_bytes"],
-                net_rx_bytes=row["expected_net_rx_bytes"],
-                net_tx_bytes=row["expected_net_tx_bytes"],
+        return construct_trusted(
+            cls,
+            dict(
+                id=UUID(row["id"]),
+                task_type=row["task_type"],
+                status=TaskStatus(row["status"]),
+                priority=row["priority"],
+                group=row["group_key"],
+                dedup_key=row["dedup_key"],
+                parent_id=None if row["parent_id"] is None else UUID(row["parent_id"]),
+                tags=orjson.loads(row["tags"]),
+                payload=orjson.loads(row["payload"]),
+                attempts=row["attempts"],
+                max_retries=row["max_retries"],
+                ttl_seconds=row["ttl_seconds"],
+                expected_io=_io(row, "expected"),
+                actual_io=_io(row, "actual"),
+                submitted_at=datetime.fromisoformat(row["submitted_at"]),
+                started_at=_moment(row["started_at"]),
+                finished_at=_moment(row["finished_at"]),
+                run_after=_moment(row["run_after"]),
+                expires_at=_moment(row["expires_at"]),
+                last_error=row["last_error"],
+                worker_id=row["worker_id"],
+                lease_expires_at=_moment(row["lease_expires_at"]),
+                children_total=row["children_total"],
+                children_unfinished=row["children_unfinished"],
+                sequence=row["seq"],
             ),
-            actual_io=IOFigures.model_construct(
-                read_bytes=row["actual_read_bytes"],
-                write_bytes=row["actual_write_bytes"],
-                net_rx_bytes=row["actual_net_rx_bytes"],
-                net_tx_bytes=row["actual_net_tx_bytes"],
-            ),
-            submitted_at=datetime.fromisoformat(row["submitted_at"]),
-            started_at=_moment(row["started_at"]),
-            finished_at=_moment(row["finished_at"]),
-            run_after=_moment(row["run_after"]),
-            expires_at=_moment(row["expires_at"]),
-            last_error=row["last_error"],
-            worker_id=row["worker_id"],
-            lease_expires_at=_moment(row["lease_expires_at"]),
-            children_total=row["children_total"],
-            children_unfinished=row["children_unfinished"],
-            sequence=row["seq"],
         )
 
 
@@ -112,6 +106,18 @@ class HistoryEntry(BaseModel):
     event: str
     timestamp: datetime
     data: dict[str, Any]
+
+
+def _io(row: Any, prefix: str) -> IOFigures:
+    return construct_trusted(
+        IOFigures,
+        {
+            "read_bytes": row[f"{prefix}_read_bytes"],
+            "write_bytes": row[f"{prefix}_write_bytes"],
+            "net_rx_bytes": row[f"{prefix}_net_rx_bytes"],
+            "net_tx_bytes": row[f"{prefix}_net_tx_bytes"],
+        },
+    )
 
 
 def _moment(value: str | None) -> datetime | None:

@@ -14,6 +14,8 @@ from eventsourcing.domain import BaseAggregate, CanInitAggregate, CanMutateAggre
 from eventsourcing.utils import register_topic
 from pydantic import BaseModel, ConfigDict
 
+from taskmill.domain.trusted import construct_trusted
+
 
 class DomainEvent(BaseModel, CanMutateAggregate[UUID]):
     """An immutable fact about one aggregate. `apply` must be a pure state change."""
@@ -34,7 +36,7 @@ class DomainEvent(BaseModel, CanMutateAggregate[UUID]):
     @classmethod
     def trusted(cls, **fields: Any) -> Any:
         """Build from values already validated (or read back from the log): skips validation."""
-        return cls.model_construct(**fields)
+        return construct_trusted(cls, fields)
 
 
 class CreationEvent(DomainEvent, CanInitAggregate[UUID]):

@@ -18,7 +18,7 @@ from eventsourcing.persistence import Recording
 from taskmill.application.task_log import TaskLog
 from taskmill.domain.errors import ConcurrencyConflict
 from taskmill.domain.io_figures import IOFigures
-from taskmill.domain.status import TaskStatus
+from taskmill.domain.status import TERMINAL_STATUSES
 from taskmill.domain.task import Task
 from taskmill.projections.operational.queries import TaskFilter
 from taskmill.records import SubmitResult, TaskRecord
@@ -255,13 +255,14 @@ class Dispatcher:
         self._start_finalizers(pool)
 
     def _notice_cancellations(self) -> None:
+        """Tell this worker's executors whose task ended meanwhile (cancelled, expired)."""
         if not self.running:
             return
         ids = tuple(str(task_id) for task_id in self.running)
-        for record in self._s.select(TaskFilter(task_ids=ids)):
-            job = self.running.get(record.id)
-            expected = TaskStatus.WAITING if job and job.finalizer else TaskStatus.RUNNING
-            if job is not None and record.status is not expected:
+        ended = TaskFilter(task_ids=ids, statuses=tuple(s.value for s in TERMINAL_STATUSES))
+        for task_id in self._s.select_ids(ended):
+            job = self.running.get(task_id)
+            if job is not None:
                 job.context._cancelled.set()
                 if job.future is not None and job.handler.is_async:
                     job.future.cancel()
