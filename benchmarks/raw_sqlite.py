@@ -1,0 +1,103 @@
+"""The physical limit: plain `sqlite3` holding the same rows in a tasks + task_tags schema.
+
+`task_tags` is the seed's table and index, unchanged; `tasks` has only its primary key. The file
+uses WAL with `synchronous=FULL`, the durability of taskmill's event store, so a commit is
+durable on return.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from benchmarks.workload import TASK_TYPE, TaskRow
+
+SYNCHRONOUS = "FULL"
+SYNC_NAMES = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}  # PRAGMA synchronous values
+SCHEMA = """
+CREATE TABLE tasks (
+    id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    task_type TEXT NOT NULL,
+    status TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    expected_net_tx_bytes INTEGER NOT NULL,
+    submitted_at TEXT NOT NULL
+);
+CREATE TABLE task_tags (
+    task_id TEXT NOT NULL REFERENCES tasks(id),
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (task_id, key)
+);
+CREATE INDEX idx_task_tags_kv ON task_tags(key, value);
+"""
+INSERT_TASK = "INSERT INTO tasks VALUES (?, ?, ?, 'pending', 128, ?, ?)"
+INSERT_TAG = "INSERT INTO task_tags VALUES (?, ?, ?)"
+FILTER_IDS = """
+SELECT t.id FROM task_tags g JOIN tasks t ON t.id = g.task_id
+WHERE g.key = ? AND g.value = ? AND t.status = 'pending'
+ORDER BY t.priority, t.seq LIMIT ?
+"""
+COUNT_BY_TAG = """
+SELECT g.value, count(*) AS n FROM task_tags g JOIN tasks t ON t.id = g.task_id
+WHERE g.key = ? AND t.status = 'pending'
+GROUP BY g.value ORDER BY n DESC, g.value
+"""
+
+
+class RawSqlite:
+    """One baseline database file."""
+
+    def __init__(self, path: Path):
+        self.connection = sqlite3.connect(path, isolation_level=None)
+        self.connection.execute("PRAGMA journal_mode=WAL")
+        self.connection.execute(f"PRAGMA synchronous={SYNCHRONOUS}")
+        self.connection.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def durability(self) -> dict[str, str]:
+        journal = self.connection.execute("PRAGMA journal_mode").fetchone()[0]
+        level = self.connection.execute("PRAGMA synchronous").fetchone()[0]
+        return {"journal_mode": journal, "synchronous": SYNC_NAMES.get(level, str(level))}
+
+    def insert_one(self, row: TaskRow) -> None:
+        """One task and its tags in a transaction of their own (W1)."""
+        task, tags = _params(row)
+        cursor = self.connection.cursor()
+        cursor.execute("BEGIN")
+        cursor.execute(INSERT_TASK, task)
+        cursor.executemany(INSERT_TAG, tags)
+        cursor.execute("COMMIT")
+
+    def insert_batch(self, rows: list[TaskRow]) -> None:
+        """Every task of the batch and all their tags in one executemany transaction (W1b)."""
+        tasks, tags = [], []
+        for row in rows:
+            task, task_tags = _params(row)
+            tasks.append(task)
+            tags.extend(task_tags)
+        cursor = self.connection.cursor()
+        cursor.execute("BEGIN")
+        cursor.executemany(INSERT_TASK, tasks)
+        cursor.executemany(INSERT_TAG, tags)
+        cursor.execute("COMMIT")
+
+    def filter_ids(self, key: str, value: str, limit: int | None) -> list[str]:
+        """Ids of pending tasks with the tag, by priority then submission (W2)."""
+        params = (key, value, -1 if limit is None else limit)
+        return [r[0] for r in self.connection.execute(FILTER_IDS, params)]
+
+    def count_by_tag(self, key: str) -> list[tuple[str, int]]:
+        """Pending tasks per value of the tag, largest first (W3)."""
+        return [(v, int(n)) for v, n in self.connection.execute(COUNT_BY_TAG, (key,))]
+
+
+def _params(row: TaskRow) -> tuple[tuple[object, ...], list[tuple[str, str, str]]]:
+    task_id = str(uuid.uuid4())
+    task = (task_id, row.index, TASK_TYPE, row.expected_net_tx_bytes, datetime.now(UTC).isoformat())
+    return task, [(task_id, k, v) for k, v in row.tags.items()]

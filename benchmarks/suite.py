@@ -1,0 +1,214 @@
+"""One benchmark run at one N: every workload on taskmill and its baselines, `repeat` times.
+
+Each repetition starts from fresh stores in a temporary folder (removed afterwards), and checks
+that taskmill and the baselines give the same answers, so a fast wrong answer cannot pass.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks import environment, taskmill_runner
+from benchmarks.duckdb_baseline import DuckDbBaseline
+from benchmarks.figures import DUCKDB, SPECS, SQLITE, TASKMILL, Figure
+from benchmarks.raw_sqlite import RawSqlite
+from benchmarks.timing import Summary, throughput, warm_ms
+from benchmarks.workload import COUNT_KEY, FILTER_KEY, FILTER_VALUE, TaskRow, batches, make_workload
+
+FIRST = 100  # W2 "first 100"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    repeat: int
+    single_count: int  # W1 is fsync-bound: it submits min(N, single_count) tasks
+    calls: int  # timed calls per warm query latency
+    seed: int
+    batch_size: int = taskmill_runner.BATCH_SIZE
+
+
+@dataclass(slots=True)
+class SizeResult:
+    n: int
+    single_count: int
+    figures: list[Figure]
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+Samples = defaultdict[str, defaultdict[str, list[float]]]
+
+
+def run_size(n: int, settings: Settings) -> SizeResult:
+    rows = make_workload(n, settings.seed)
+    single = rows[: min(n, settings.single_count)]
+    samples: Samples = defaultdict(lambda: defaultdict(list))
+    info: dict[str, Any] = {}
+    for repetition in range(1, settings.repeat + 1):
+        label = f"N={n:,} run {repetition}/{settings.repeat}"
+        with tempfile.TemporaryDirectory(prefix="taskmill-bench-") as scratch:
+            folder = Path(scratch)
+            _single_submit(folder, single, samples, label)
+            answers = {
+                SQLITE: _raw_batch_and_queries(folder, rows, settings, samples, label),
+                TASKMILL: _taskmill_batch_and_queries(folder, rows, settings, samples, info, label),
+                DUCKDB: _duckdb_queries(rows, settings, samples, info, label),
+            }
+        _check_answers(n, answers)
+    figures = []
+    for key, spec in SPECS.items():
+        figure = Figure(spec, n)
+        for system, values in samples[key].items():
+            figure.results[system] = Summary.of(values)
+        figures.append(figure)
+    return SizeResult(n, len(single), figures, info)
+
+
+def _single_submit(folder: Path, rows: list[TaskRow], samples: Samples, label: str) -> None:
+    raw = RawSqlite(folder / "raw-single.db")
+    try:
+        _record(
+            samples, "W1", SQLITE, label, throughput(len(rows), lambda: _each(raw.insert_one, rows))
+        )
+    finally:
+        raw.close()
+    with taskmill_runner.open_store(folder / "taskmill-single") as scheduler:
+        rate = throughput(len(rows), lambda: taskmill_runner.submit_each(scheduler, rows))
+        _record(samples, "W1", TASKMILL, label, rate)
+        stored = sum(n for _, n in taskmill_runner.count_by_tag(scheduler, COUNT_KEY))
+        _expect(stored == len(rows), f"W1: taskmill holds {stored} pending tasks, not {len(rows)}")
+
+
+def _raw_batch_and_queries(
+    folder: Path, rows: list[TaskRow], settings: Settings, samples: Samples, label: str
+) -> dict[str, Any]:
+    raw = RawSqlite(folder / "raw-batch.db")
+    try:
+
+        def load() -> None:
+            for batch in batches(rows, settings.batch_size):
+                raw.insert_batch(batch)
+
+        _record(samples, "W1b", SQLITE, label, throughput(len(rows), load))
+        return _queries(
+            samples,
+            SQLITE,
+            label,
+            settings.calls,
+            first=lambda: raw.filter_ids(FILTER_KEY, FILTER_VALUE, FIRST),
+            every=lambda: raw.filter_ids(FILTER_KEY, FILTER_VALUE, None),
+            count=lambda: raw.count_by_tag(COUNT_KEY),
+        )
+    finally:
+        raw.close()
+
+
+def _taskmill_batch_and_queries(
+    folder: Path,
+    rows: list[TaskRow],
+    settings: Settings,
+    samples: Samples,
+    info: dict[str, Any],
+    label: str,
+) -> dict[str, Any]:
+    store = folder / "taskmill-batch"
+    with taskmill_runner.open_store(store) as scheduler:
+        rate = throughput(len(rows), lambda: taskmill_runner.submit_batches(scheduler, rows))
+        _record(samples, "W1b", TASKMILL, label, rate)
+        answers = _queries(
+            samples,
+            TASKMILL,
+            label,
+            settings.calls,
+            first=lambda: taskmill_runner.filter_ids(scheduler, FILTER_KEY, FILTER_VALUE, FIRST),
+            every=lambda: taskmill_runner.filter_ids(scheduler, FILTER_KEY, FILTER_VALUE, None),
+            count=lambda: taskmill_runner.count_by_tag(scheduler, COUNT_KEY),
+        )
+        start = time.perf_counter()
+        events = taskmill_runner.rebuild(scheduler)
+        _record(samples, "W6", TASKMILL, label, events / (time.perf_counter() - start))
+        _expect(events >= len(rows), f"W6: rebuild replayed {events} events for {len(rows)} tasks")
+        info["log_events"] = events
+        _expect(
+            taskmill_runner.count_by_tag(scheduler, COUNT_KEY) == answers["count"],
+            "W6: the rebuilt view counts differently from the incremental one",
+        )
+    info.setdefault("durability", environment.durability(store))
+    return answers
+
+
+def _duckdb_queries(
+    rows: list[TaskRow], settings: Settings, samples: Samples, info: dict[str, Any], label: str
+) -> dict[str, Any]:
+    start = time.perf_counter()
+    duck = DuckDbBaseline(rows)
+    info.setdefault("duckdb_load_s", []).append(round(time.perf_counter() - start, 3))
+    try:
+        ms, counts = warm_ms(lambda: duck.count_by_tag(COUNT_KEY), settings.calls)
+        _record(samples, "W3", DUCKDB, label, ms)
+        return {"count": counts}
+    finally:
+        duck.close()
+
+
+def _queries(
+    samples: Samples,
+    system: str,
+    label: str,
+    calls: int,
+    *,
+    first: Callable[[], list[Any]],
+    every: Callable[[], list[Any]],
+    count: Callable[[], list[tuple[str, int]]],
+) -> dict[str, Any]:
+    answers: dict[str, Any] = {}
+    for key, name, query in (
+        ("W2-100", "first", first),
+        ("W2-all", "all", every),
+        ("W3", "count", count),
+    ):
+        ms, answers[name] = warm_ms(query, calls)
+        _record(samples, key, system, label, ms)
+    return answers
+
+
+def _check_answers(n: int, answers: dict[str, dict[str, Any]]) -> None:
+    """Every system must agree: the same number of matches and the same counts per value."""
+    matches = {system: len(a["all"]) for system, a in answers.items() if "all" in a}
+    _expect(len(set(matches.values())) == 1, f"W2: systems disagree on the matches: {matches}")
+    expected = min(FIRST, next(iter(matches.values())))
+    for system, a in answers.items():
+        if "first" in a:
+            _expect(
+                len(a["first"]) == expected,
+                f"W2: {system} returned {len(a['first'])} of {expected}",
+            )
+    counts = {system: a["count"] for system, a in answers.items()}
+    _expect(len({tuple(c) for c in counts.values()}) == 1, f"W3: systems disagree: {counts}")
+    _expect(sum(n for _, n in counts[SQLITE]) == n, f"W3: counts do not add up to {n}")
+
+
+def _each(action: Callable[[TaskRow], None], rows: list[TaskRow]) -> None:
+    for row in rows:
+        action(row)
+
+
+def _record(samples: Samples, key: str, system: str, label: str, value: float) -> None:
+    samples[key][system].append(value)
+    spec = SPECS[key]
+    print(
+        f"  [{label}] {spec.title:<36} {system:<12} {value:>12,.2f} {spec.unit}",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def _expect(condition: bool, message: str) -> None:
+    if not condition:
+        raise AssertionError(message)
