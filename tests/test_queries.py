@@ -355,3 +355,53 @@ def test_view_sees_another_process_writes_immediately(scheduler: Scheduler, stor
     assert scheduler.view_position == scheduler.log_position
     assert _ids(scheduler.query_tasks()) == [local, remote, after]
     assert scheduler.status_counts() == {S.PENDING: 3}
+
+
+def test_tag_and_status_pages_match_a_reference_filter(tmp_path: Path) -> None:
+    """The tag-driven page (read in order from the tag rows) equals filtering every task."""
+    import random
+
+    rng = random.Random(3)
+    with Scheduler.open(tmp_path / "pages") as scheduler:
+        ids = [
+            r.task_id
+            for r in scheduler.submit_batch(
+                [
+                    TaskSubmission("t", priority=rng.choice((0, 5, 9)))
+                    .tag("profile", rng.choice("ab"))
+                    .tag("dst", rng.choice("xy"))
+                    for _ in range(120)
+                ]
+            )
+        ]
+        for task_id in rng.sample(ids, 40):
+            scheduler.start(task_id)
+        everything = scheduler.query_tasks()
+
+        def reference(*tags: tuple[str, str]) -> list[UUID]:
+            return [
+                r.id
+                for r in everything
+                if r.status is TaskStatus.PENDING and all(r.tags.get(k) == v for k, v in tags)
+            ]
+
+        for tags in ([("profile", "a")], [("profile", "b"), ("dst", "x")]):
+            query = TaskQuery().with_status("pending")
+            for key, value in tags:
+                query = query.with_tag(key, value)
+            expected = reference(*tags)
+            assert [r.id for r in scheduler.query_tasks(query)] == expected
+            assert [r.id for r in scheduler.query_tasks(query.limit(7).offset(5))] == expected[5:12]
+            pages: list[UUID] = []
+            query = TaskQuery().with_status("pending")
+            for key, value in tags:
+                query = query.with_tag(key, value)
+            last = None
+            while True:
+                paged = query.limit(9) if last is None else query.limit(9).after(last)
+                page = scheduler.query_tasks(paged)
+                if not page:
+                    break
+                pages += [r.id for r in page]
+                last = page[-1]
+            assert pages == expected

@@ -47,7 +47,31 @@ def test_migrating_twice_changes_nothing(tmp_path: Path) -> None:
     assert migrate(connection) == first
     assert describe(connection) == before
     versions = connection.execute("SELECT version FROM schema_migrations").fetchall()
-    assert versions == [(first,)]
+    assert versions == [(v,) for v in range(1, first + 1)]
+
+
+def test_a_view_built_by_the_first_migration_is_upgraded_with_its_rows(tmp_path: Path) -> None:
+    """Migration 2 backfills the order columns of tag rows written under migration 1."""
+    from taskmill.projections.sql_files import load_migrations
+
+    connection = sqlite3.connect(tmp_path / "old.db", isolation_level=None)
+    connection.execute(
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)"
+    )
+    first = load_migrations("taskmill.projections.operational.sql")[0]
+    connection.executescript(first.script)
+    connection.execute("INSERT INTO schema_migrations VALUES (1, 'initial')")
+    connection.execute(
+        "INSERT INTO tasks (id, seq, task_type, status, priority, payload, tags, attempts, "
+        "max_retries, expected_read_bytes, expected_write_bytes, expected_net_rx_bytes, "
+        "expected_net_tx_bytes, actual_read_bytes, actual_write_bytes, actual_net_rx_bytes, "
+        "actual_net_tx_bytes, submitted_at, children_total, children_unfinished, version) "
+        "VALUES ('t1', 7, 'x', 'pending', 42, 'null', '{}', 0, 3, 0,0,0,0, 0,0,0,0, 'now', 0, 0, 1)"
+    )
+    connection.execute("INSERT INTO task_tags VALUES ('t1', 'profile', 'dr', 'pending')")
+    migrate(connection)
+    row = connection.execute("SELECT priority, seq FROM task_tags WHERE task_id = 't1'").fetchone()
+    assert row == (42, 7)
 
 
 def test_the_seed_tags_table_and_index_exist(tmp_path: Path) -> None:

@@ -33,7 +33,7 @@ class PageProjector:
         self._cursor = cursor
         self._counts: Counter[tuple[str, str, str]] = Counter()
         self._new_tasks: list[dict[str, Any]] = []
-        self._new_tags: list[dict[str, str]] = []
+        self._new_tags: list[dict[str, str | int]] = []
 
     def apply_all(self, events: Iterable[tuple[int, Any]]) -> None:
         for notification_id, event in events:
@@ -93,7 +93,16 @@ class PageProjector:
         )
         status = e.status.value
         for k, v in e.tags.items():
-            self._new_tags.append({"task_id": task_id, "key": k, "value": v, "status": status})
+            self._new_tags.append(
+                {
+                    "task_id": task_id,
+                    "key": k,
+                    "value": v,
+                    "status": status,
+                    "priority": e.priority,
+                    "seq": seq,
+                }
+            )
             self._counts[(k, v, status)] += 1
 
     def _move(self, e: ev.TaskEvent, new_status: TaskStatus) -> None:

@@ -43,10 +43,12 @@ CREATE TABLE task_tags (
     key TEXT NOT NULL,
     value TEXT NOT NULL,
     status TEXT NOT NULL,
+    priority INTEGER NOT NULL DEFAULT 0,
+    seq INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (task_id, key)
 );
 CREATE INDEX idx_task_tags_kv ON task_tags (key, value);
-CREATE INDEX idx_task_tags_kv_status ON task_tags (key, value, status);
+CREATE INDEX idx_task_tags_kv_status_order ON task_tags (key, value, status, priority, seq);
 CREATE TABLE tag_counts (
     key TEXT NOT NULL,
     value TEXT NOT NULL,

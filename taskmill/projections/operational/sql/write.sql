@@ -27,7 +27,8 @@ INSERT INTO tasks (
 )
 
 -- name: insert_tag
-INSERT INTO task_tags (task_id, key, value, status) VALUES (:task_id, :key, :value, :status)
+INSERT INTO task_tags (task_id, key, value, status, priority, seq)
+VALUES (:task_id, :key, :value, :status, :priority, :seq)
 
 -- name: task_status_and_tags
 SELECT status, tags FROM tasks WHERE id = :id
