@@ -99,13 +99,15 @@ def test_rebuild_of_an_empty_log(scheduler: Scheduler) -> None:
 
 
 def test_rebuild_reports_progress(scheduler: Scheduler) -> None:
-    scheduler.submit_batch([TaskSubmission("job") for _ in range(1200)])
+    from taskmill.projections.operational.view import REBUILD_PAGE_SIZE
+
+    scheduler.submit_batch([TaskSubmission("job") for _ in range(REBUILD_PAGE_SIZE * 2 + 100)])
     calls: list[tuple[int, int]] = []
 
     scheduler.rebuild_views(progress=lambda position, head: calls.append((position, head)))
 
     head = scheduler.log_position
-    assert len(calls) >= 2
+    assert len(calls) == 3  # one call per page
     assert all(h == head for _, h in calls)
     positions = [p for p, _ in calls]
     assert positions == sorted(set(positions))
