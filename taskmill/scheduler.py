@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -15,9 +16,13 @@ from eventsourcing.persistence import Recording
 
 from taskmill.application.log_source import LogSource
 from taskmill.application.task_log import TaskLog
-from taskmill.domain.errors import IllegalTransition, InvalidQuery, InvalidSubmission
+from taskmill.domain.errors import IllegalTransition, InvalidQuery, InvalidSubmission, TaskNotFound
 from taskmill.domain.io_figures import IOFigures
 from taskmill.domain.status import TaskStatus
+from taskmill.domain.task_events import TaskCancelled
+from taskmill.domain.task_events import TaskSubmitted as DomainTaskSubmitted
+from taskmill.feed.models import SchedulerEvent, TaskProgress
+from taskmill.feed.reader import FeedFilter, FeedReader, ProgressInbox, TaskIdentity, progress_event
 from taskmill.infrastructure.clock import utc_now
 from taskmill.infrastructure.event_store import (
     InvalidStoreConfig,
@@ -34,6 +39,7 @@ from taskmill.runtime.context import TaskContext
 from taskmill.runtime.dispatcher import Dispatcher, Services
 from taskmill.runtime.registry import Registry, RetryPolicy
 from taskmill.runtime.worker_identity import is_dead_local_worker, new_worker_id
+from taskmill.snapshot import SchedulerSnapshot, ViewRead, take_snapshot
 from taskmill.submission import TaskSubmission
 
 ExecutorFunction = Callable[[TaskContext], Any]
@@ -277,16 +283,24 @@ class Scheduler:
 
     def cancel_where(self, query: TaskQuery, *, reason: str | None = None) -> int:
         """Cancel every unfinished task the query matches (with their children); returns how
-        many of the matches were cancelled."""
-        matches = [r.id for r in self.query_tasks(query) if not r.status.is_terminal]
-        cancelled = 0
-        for task_id in matches:
+        many of the matches this call cancelled (also those cancelled with a matching parent)."""
+        matches = {r.id for r in self.query_tasks(query) if not r.status.is_terminal}
+        cancelled: set[UUID] = set()
+        for task_id in sorted(matches, key=str):
+            if task_id in cancelled:
+                continue
             try:
-                self.cancel(task_id, reason=reason)
-                cancelled += 1
+                recordings = self._log.cancel(task_id, reason)
             except IllegalTransition:
-                continue  # ended meanwhile, or cancelled with its parent
-        return cancelled
+                continue  # ended meanwhile
+            self._project(recordings)
+            cancelled.update(
+                r.domain_event.originator_id
+                for r in recordings
+                if isinstance(r.domain_event, TaskCancelled)
+            )
+        self._dispatcher.wake()
+        return len(matches & cancelled)
 
     def unblock(self, task_id: UUID) -> None:
         """Make a blocked task pending (its `run_after` time has come)."""
@@ -390,6 +404,158 @@ class Scheduler:
     def _project(self, recordings: Sequence[Recording[Any]]) -> None:
         events = [(r.notification.id, r.domain_event) for r in recordings]
         self._view.apply_recent(events, self._source)
+
+    # -- events and snapshots ------------------------------------------------------------------
+
+    def events(
+        self,
+        from_position: int | None = None,
+        *,
+        tags: Mapping[str, str] | None = None,
+        types: Iterable[str] | None = None,
+    ) -> Iterator[SchedulerEvent]:
+        """The log's task events after `from_position` (None: from the start) up to the log's
+        head at the time of the call, as `SchedulerEvent`s carrying the task's type and tags.
+        Only events of tasks with every one of `tags`, and of the `types` named (e.g.
+        `"TaskFailed"`), if given. Resume by passing the last `position` you saw. Live
+        progress is not in the log, so not here: see `aevents`."""
+        reader = FeedReader(self._source, self._task_identities, FeedFilter.of(tags, types))
+        return reader.read_until(self._feed_position(from_position), self._source.head())
+
+    async def aevents(
+        self,
+        from_position: int | None = None,
+        *,
+        tags: Mapping[str, str] | None = None,
+        types: Iterable[str] | None = None,
+        follow: bool = True,
+        poll_seconds: float = 0.1,
+    ) -> AsyncGenerator[SchedulerEvent, None]:
+        """Like `events`, then (with `follow`) keeps going: new events are yielded as they are
+        appended, by any process (the log is polled every `poll_seconds`), together with the
+        live `TaskProgress` of executors running in this process (latest per task; never
+        logged, so never replayed; a new subscriber also gets the last report of each task
+        running here). Without `follow`, stops at the head like `events`. Close it when done
+        early (`async with contextlib.aclosing(scheduler.aevents()) as feed:`)."""
+        feed_filter = FeedFilter.of(tags, types)
+        position = self._feed_position(from_position)
+        if isinstance(poll_seconds, bool) or not (
+            isinstance(poll_seconds, int | float) and poll_seconds > 0
+        ):
+            raise InvalidQuery(f"poll_seconds: must be a positive number, got {poll_seconds!r}")
+        reader = FeedReader(self._source, self._task_identities, feed_filter)
+        if not follow:
+            for event in reader.read_until(position, self._source.head()):
+                yield event
+            return
+        loop = asyncio.get_running_loop()
+        wake = asyncio.Event()
+
+        def nudge() -> None:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(wake.set)
+
+        inbox = ProgressInbox(nudge)
+
+        def listener(context: TaskContext) -> None:
+            report = self._progress_event(context)
+            if feed_filter.matches(report):
+                inbox.put(report)
+
+        def next_page(after: int) -> tuple[int, list[SchedulerEvent]]:
+            head = self._source.head()
+            return (after, []) if after >= head else reader.read_page(after, head)
+
+        self._progress_listeners.append(listener)
+        for job in list(self._dispatcher.running.values()):  # progress reported before now
+            state = job.context.progress_state
+            if state.fraction is not None or state.message is not None:
+                listener(job.context)
+        try:
+            while True:
+                wake.clear()
+                progress = inbox.drain()  # before reading: the log then has their starts
+                while True:
+                    reached, events = await asyncio.to_thread(next_page, position)
+                    if reached == position:
+                        break
+                    position = reached
+                    for event in events:
+                        yield event
+                for report in reader.fresh_progress(progress):
+                    yield report
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), poll_seconds)
+        finally:
+            with contextlib.suppress(ValueError):
+                self._progress_listeners.remove(listener)
+
+    def snapshot(self) -> SchedulerSnapshot:
+        """The scheduler's state now (the view caught up first): counts per status, running
+        tasks (with the progress of those running in this process), groups against their
+        limits, and `stats_by_tag(key)`, all as of one log position. The snapshot holds a read
+        of the view until closed (`with scheduler.snapshot() as snap:`) or garbage-collected."""
+        self.catch_up()
+        with self._view.reading():
+            read = ViewRead(self._view.path)
+        local = {
+            task_id: job.context.progress_state
+            for task_id, job in list(self._dispatcher.running.items())
+            if not job.finalizer
+        }
+        try:
+            return take_snapshot(
+                read,
+                application_name=self._log.name,
+                taken_at=self._log.now(),
+                local_progress=local,
+                group_limit=self.group_limit,
+            )
+        except BaseException:
+            read.close()
+            raise
+
+    @staticmethod
+    def _feed_position(from_position: int | None) -> int:
+        if from_position is None:
+            return 0
+        if (
+            isinstance(from_position, bool)
+            or not isinstance(from_position, int)
+            or from_position < 0
+        ):
+            raise InvalidQuery(
+                f"from_position: must be a log position (an integer >= 0), got {from_position!r}"
+            )
+        return from_position
+
+    def _progress_event(self, context: TaskContext) -> TaskProgress:
+        task, state = context.task, context.progress_state
+        return progress_event(
+            task_id=task.id,
+            task_type=task.task_type,
+            tags=task.tags,
+            timestamp=self._log.now(),
+            attempt=task.attempts,
+            worker_id=task.worker_id,
+            fraction=state.fraction,
+            message=state.message,
+        )
+
+    def _task_identities(self, task_ids: Sequence[UUID]) -> dict[UUID, TaskIdentity]:
+        """Type and tags of tasks the feed met without their submission: from the view (one
+        query), else from the task's own stream in the log."""
+        self.catch_up()
+        with self._view.reading() as connection:
+            rows = queries.tags_of_tasks(connection, [str(i) for i in task_ids])
+        found = {UUID(i): TaskIdentity.from_tags(tags) for i, tags in rows.items()}
+        for task_id in task_ids:
+            if task_id not in found:
+                with contextlib.suppress(TaskNotFound):
+                    submitted = self._log.task_events(task_id)[0]
+                    if isinstance(submitted, DomainTaskSubmitted):
+                        found[task_id] = TaskIdentity(submitted.task_type, dict(submitted.tags))
+        return found
 
 
 def _task_id(task_id: UUID | str) -> UUID:

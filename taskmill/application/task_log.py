@@ -58,6 +58,7 @@ class Step:
     applied: list[UUID]
     claimed: list[UUID]
     recordings: list[Recording[UUID]]
+    full_groups: set[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +192,7 @@ class TaskLog(Application[UUID]):
         """One transaction for a dispatch cycle: apply the commands (outcomes, lease renewals,
         housekeeping), then claim up to `limit` of the candidates that are still pending."""
 
-        def build(uow: UnitOfWork, now: datetime) -> tuple[list[UUID], list[UUID]]:
+        def build(uow: UnitOfWork, now: datetime) -> tuple[list[UUID], list[UUID], set[str]]:
             uow.preload([task_id for task_id, _ in commands] + list(candidates))
             applied = []
             for task_id, command in commands:
@@ -203,6 +204,7 @@ class TaskLog(Application[UUID]):
                 self._after_change(uow, task, now)
                 applied.append(task_id)
             claimed: list[UUID] = []
+            full: set[str] = set()
             for task_id in candidates:
                 if limit is not None and len(claimed) >= limit:
                     break
@@ -215,12 +217,13 @@ class TaskLog(Application[UUID]):
                 try:
                     self._start(uow, task, now, worker_id, lease_expires_at)
                 except GroupFull:
+                    full.add(task.group or "")
                     continue
                 claimed.append(task_id)
-            return applied, claimed
+            return applied, claimed, full
 
-        (applied, claimed), recordings = self._run(build)
-        return Step(applied, claimed, recordings)
+        (applied, claimed, full), recordings = self._run(build)
+        return Step(applied, claimed, recordings, full)
 
     def _start(
         self,

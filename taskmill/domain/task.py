@@ -119,14 +119,33 @@ class Task(EventSourcedAggregate):
             raise IllegalTransition(self.id, f"running on {self.worker_id}", "renew its lease")
         self.trigger_event(ev.TaskLeaseRenewed, timestamp=now, lease_expires_at=lease_expires_at)
 
-    def requeue(self, *, now: datetime, reason: str) -> None:
+    def requeue(self, *, now: datetime, reason: str, lease_expired: bool = False) -> None:
+        """Back to pending without counting the attempt. With `lease_expired`, only if the
+        worker's lease really ran out (it may have been renewed since the caller looked)."""
         self._require("requeue", S.RUNNING)
+        if lease_expired and self.lease_expires_at is not None and self.lease_expires_at > now:
+            raise IllegalTransition(self.id, "running with a live lease", "requeue")
         self.trigger_event(ev.TaskRequeued, timestamp=now, reason=reason)
 
-    def complete(self, *, now: datetime, actual_io: IOFigures | None = None) -> None:
+    def _require_attempt(self, action: str, attempt: tuple[str, int] | None) -> None:
+        """`attempt` = (worker id, attempt number) of the caller's claim: a worker whose lease
+        ran out and whose task was claimed again must not record a result for it."""
+        if attempt is not None and attempt != (self.worker_id, self.attempts):
+            raise IllegalTransition(
+                self.id, f"running attempt {self.attempts} on {self.worker_id}", action
+            )
+
+    def complete(
+        self,
+        *,
+        now: datetime,
+        actual_io: IOFigures | None = None,
+        attempt: tuple[str, int] | None = None,
+    ) -> None:
         """Finish the attempt. A task that spawned children waits for them (and is finalised
         at once if they have all finished already), so a failed child always fails it."""
         self._require("complete", S.RUNNING)
+        self._require_attempt("complete", attempt)
         event = ev.TaskAwaitingChildren if self.children else ev.TaskCompleted
         self.trigger_event(event, timestamp=now, actual_io=actual_io or IOFigures())
 
@@ -137,9 +156,11 @@ class Task(EventSourcedAggregate):
         now: datetime,
         permanent: bool = False,
         retry_at: datetime | None = None,
+        attempt: tuple[str, int] | None = None,
     ) -> None:
         """Fail the attempt: retry while retries remain, else dead-letter; `permanent` fails now."""
         self._require("fail", S.RUNNING)
+        self._require_attempt("fail", attempt)
         if permanent:
             self.trigger_event(ev.TaskFailed, timestamp=now, error=error)
         elif self.attempts <= self.max_retries:

@@ -74,6 +74,8 @@ class Dispatcher:
         self._lease = timedelta(seconds=lease_seconds)
         self._poll = poll_seconds
         self.running: dict[UUID, Job] = {}
+        self._full_groups: set[str] = set()
+        """Groups whose slots were all taken at the last claim; retried at housekeeping."""
         self._outcomes: list[tuple[UUID, Command]] = []
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -115,11 +117,18 @@ class Dispatcher:
         self._wake.clear()
 
     async def _drain(self) -> None:
-        """Let running executors finish, then record their outcomes."""
-        futures = [job.future for job in self.running.values() if job.future is not None]
-        if futures:
-            await asyncio.gather(*futures, return_exceptions=True)
-        await asyncio.sleep(0)  # let done-callbacks run
+        """Let running executors finish, then record their outcomes. Meanwhile keep their
+        leases alive (or another worker would run them again) and pass on cancellations."""
+        self._notice_cancellations()
+        while self.running:
+            futures = [job.future for job in self.running.values() if job.future is not None]
+            if not futures:
+                break
+            await asyncio.wait(futures, timeout=self._lease.total_seconds() / 4)
+            await asyncio.sleep(0)  # let done-callbacks run
+            if self.running:
+                self._renew_leases()
+                self._notice_cancellations()
         self._record_outcomes()
 
     def wake(self) -> None:
@@ -136,11 +145,16 @@ class Dispatcher:
         types = tuple(self._registry.executors)
         candidates: list[UUID] = []
         if free > 0 and types:
-            # A few more than the free slots, so tasks of a full group do not starve the rest.
+            # Groups found full are left out, so their tasks do not crowd out the rest.
             candidates = [
                 task_id
                 for task_id in self._s.select_ids(
-                    TaskFilter(statuses=("pending",), task_types=types, limit=free * 2 + 8)
+                    TaskFilter(
+                        statuses=("pending",),
+                        task_types=types,
+                        exclude_groups=tuple(self._full_groups),
+                        limit=free * 2 + 8,
+                    )
                 )
                 if task_id not in self.running
             ]
@@ -160,6 +174,7 @@ class Dispatcher:
             self._outcomes = outcomes + self._outcomes  # keep them for the next cycle
             return 0
         self._s.project(step.recordings)
+        self._full_groups |= step.full_groups
         if step.claimed:
             claimed = TaskFilter(task_ids=tuple(str(task_id) for task_id in step.claimed))
             for record in self._s.select(claimed):
@@ -185,6 +200,8 @@ class Dispatcher:
         job = self.running.pop(task_id, None)
         if job is None:
             return
+        if job.record.group is not None:
+            self._full_groups.discard(job.record.group)  # a slot is about to be freed
         if job.context.cancelled or future.cancelled():
             pass  # the task was cancelled (or expired): its terminal event is already logged
         else:
@@ -196,15 +213,16 @@ class Dispatcher:
         if job.finalizer:
             message = None if error is None else _describe(error)
             return lambda task, now: task.finalize(now=now, error=message)
+        claim = (self.worker_id, job.record.attempts)  # a stale claim must not record results
         if error is None:
             figures = IOFigures(**job.context.io)
-            return lambda task, now: task.complete(now=now, actual_io=figures)
+            return lambda task, now: task.complete(now=now, actual_io=figures, attempt=claim)
         message = _describe(error)
         if isinstance(error, PermanentError):
-            return lambda task, now: task.fail(message, now=now, permanent=True)
+            return lambda task, now: task.fail(message, now=now, permanent=True, attempt=claim)
         delay = job.handler.retry.delay(job.record.attempts, self._rng)
         return lambda task, now: task.fail(
-            message, now=now, retry_at=now + timedelta(seconds=delay)
+            message, now=now, retry_at=now + timedelta(seconds=delay), attempt=claim
         )
 
     def _record_outcomes(self) -> None:
@@ -218,6 +236,7 @@ class Dispatcher:
     # -- housekeeping --------------------------------------------------------------------------
 
     def _housekeeping(self, pool: ThreadPoolExecutor) -> None:
+        self._full_groups.clear()
         now = self._s.log.now()
         stamp = now.isoformat()
         select, log = self._s.select, self._s.log
@@ -231,11 +250,25 @@ class Dispatcher:
         for record in select(TaskFilter(statuses=("running",), lease_expired=stamp, limit=500)):
             if record.id not in self.running:
                 commands.append(
-                    (record.id, lambda t, at: t.requeue(now=at, reason="lease expired"))
+                    (
+                        record.id,
+                        lambda t, at: t.requeue(now=at, reason="lease expired", lease_expired=True),
+                    )
                 )
+        if commands:
+            _, recordings = log.apply_each(commands)
+            self._s.project(recordings)
+        self._renew_leases()
+        self._notice_cancellations()
+        self._start_finalizers(pool)
+
+    def _renew_leases(self) -> None:
+        """Extend the claims of this worker's running tasks once half their lease is used."""
+        now = self._s.log.now()
         renew_before = now + self._lease / 2
         lease_until = now + self._lease
         worker = self.worker_id
+        commands: list[tuple[UUID, Command]] = []
         for job in self.running.values():
             lease = job.record.lease_expires_at
             if not job.finalizer and (lease is None or lease <= renew_before):
@@ -249,10 +282,8 @@ class Dispatcher:
                     )
                 )
         if commands:
-            _, recordings = log.apply_each(commands)
+            _, recordings = self._s.log.apply_each(commands)
             self._s.project(recordings)
-        self._notice_cancellations()
-        self._start_finalizers(pool)
 
     def _notice_cancellations(self) -> None:
         """Tell this worker's executors whose task ended meanwhile (cancelled, expired)."""

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from taskmill.projections.sql_files import load_statements
 
 SQL = load_statements("taskmill.projections.operational.sql", "read.sql")
@@ -27,6 +29,7 @@ class TaskFilter:
     lease_expired: str | None = None
     children_done: bool = False
     worker_id: str | None = None
+    exclude_groups: Sequence[str] = ()
     after: tuple[int, int] | None = None
     limit: int | None = None
     offset: int = 0
@@ -46,6 +49,48 @@ def select_task_ids(connection: sqlite3.Connection, query: TaskFilter) -> list[s
 
 
 def _statement(select: str, query: TaskFilter) -> tuple[str, list[Any]]:
+    if _driven_by_tag(query):
+        return _tag_driven_statement(select, query)
+    return _general_statement(select, query)
+
+
+def _driven_by_tag(query: TaskFilter) -> bool:
+    """Tag(s) and one status, nothing on other columns: the page can be read in order from
+    the tag rows' (key, value, status, priority, seq) index, touching only what it returns."""
+    return (
+        bool(query.tags)
+        and len(query.statuses) == 1
+        and not (
+            query.task_types
+            or query.task_ids
+            or query.parent_id
+            or query.run_after_due
+            or query.expires_due
+            or query.lease_expired
+            or query.children_done
+            or query.worker_id
+            or query.exclude_groups
+        )
+    )
+
+
+def _tag_driven_statement(select: str, query: TaskFilter) -> tuple[str, list[Any]]:
+    (key, value), *others = query.tags
+    parts = [SQL["tag_status_page"]]
+    params: list[Any] = [key, value, query.statuses[0]]
+    for other_key, other_value in others:
+        parts.append(SQL["and_task_has_tag"])
+        params += [other_key, other_value]
+    if query.after is not None:
+        parts.append("AND " + SQL["after_cursor"])
+        params += list(query.after)
+    parts.append(SQL["page_close"])
+    params += [-1 if query.limit is None else query.limit, query.offset]
+    statement = f"{select}\nWHERE " + "\n".join(parts) + "\n" + SQL["order_only"]
+    return statement, params
+
+
+def _general_statement(select: str, query: TaskFilter) -> tuple[str, list[Any]]:
     where: list[str] = []
     params: list[Any] = []
     single_status = query.statuses[0] if len(query.statuses) == 1 else None
@@ -79,6 +124,10 @@ def _statement(select: str, query: TaskFilter) -> tuple[str, list[Any]]:
             params.append(bound)
     if query.children_done:
         where.append(SQL["children_done"])
+    if query.exclude_groups:
+        marks = ", ".join("?" * len(query.exclude_groups))
+        where.append(SQL["not_in_groups"].replace("(?)", f"({marks})"))
+        params += list(query.exclude_groups)
     if query.after is not None:
         where.append(SQL["after_cursor"])
         params += list(query.after)
@@ -120,3 +169,40 @@ def tag_keys(connection: sqlite3.Connection, prefix: str) -> list[str]:
 
 def status_counts(connection: sqlite3.Connection) -> dict[str, int]:
     return {status: int(n) for status, n in connection.execute(SQL["status_counts"])}
+
+
+def tags_of_tasks(
+    connection: sqlite3.Connection, task_ids: Sequence[str]
+) -> dict[str, dict[str, str]]:
+    """All tags of each of the tasks, in one query (tasks the view lacks are left out)."""
+    found: dict[str, dict[str, str]] = {}
+    if not task_ids:
+        return found
+    ids = orjson.dumps(list(task_ids)).decode()
+    for task_id, key, value in connection.execute(SQL["tags_of_tasks"], {"ids": ids}):
+        found.setdefault(task_id, {})[key] = value
+    return found
+
+
+def view_position(connection: sqlite3.Connection, application_name: str) -> int:
+    """The last log position applied to the view (read in the caller's transaction)."""
+    row = connection.execute(
+        SQL["view_position"], {"application_name": application_name}
+    ).fetchone()
+    return 0 if row is None else int(row[0])
+
+
+def tag_stats(connection: sqlite3.Connection, key: str) -> list[tuple[str, str, int]]:
+    """(value, status, number of tasks) for every value of the tag, from the counters."""
+    return [
+        (value, status, int(n))
+        for value, status, n in connection.execute(SQL["tag_stats"], {"key": key})
+    ]
+
+
+def group_status_counts(connection: sqlite3.Connection) -> list[tuple[str, str, int]]:
+    """(group, status, number of tasks) of the pending and running tasks of every group."""
+    return [
+        (group, status, int(n))
+        for group, status, n in connection.execute(SQL["group_status_counts"])
+    ]

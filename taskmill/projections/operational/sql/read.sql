@@ -43,11 +43,26 @@ lease_expires_at < ?
 -- name: children_done
 children_unfinished = 0
 
+-- name: not_in_groups
+(group_key IS NULL OR group_key NOT IN (?))
+
 -- name: by_worker
 worker_id = ?
 
 -- name: after_cursor
 (priority, seq) > (?, ?)
+
+-- name: tag_status_page
+id IN (SELECT task_id FROM task_tags WHERE key = ? AND value = ? AND status = ?
+
+-- name: and_task_has_tag
+AND task_id IN (SELECT task_id FROM task_tags WHERE key = ? AND value = ?)
+
+-- name: page_close
+ORDER BY priority, seq LIMIT ? OFFSET ?)
+
+-- name: order_only
+ORDER BY priority, seq
 
 -- name: order_and_page
 ORDER BY priority, seq LIMIT ? OFFSET ?
@@ -72,3 +87,19 @@ SELECT DISTINCT key FROM tag_counts WHERE n > 0 ORDER BY key
 
 -- name: status_counts
 SELECT status, count(*) FROM tasks GROUP BY status
+
+-- name: tags_of_tasks
+-- Every tag of the tasks whose ids are in the JSON array :ids (the event feed's lookup).
+SELECT task_id, key, value FROM task_tags
+WHERE task_id IN (SELECT value FROM json_each(:ids))
+
+-- name: view_position
+SELECT notification_id FROM view_position WHERE application_name = :application_name
+
+-- name: tag_stats
+SELECT value, status, n FROM tag_counts WHERE key = :key AND n > 0
+
+-- name: group_status_counts
+SELECT group_key, status, count(*) FROM tasks
+WHERE status IN ('pending', 'running') AND group_key IS NOT NULL
+GROUP BY group_key, status
