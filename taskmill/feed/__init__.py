@@ -1,0 +1,43 @@
+"""The event feed: the log's task events as `SchedulerEvent`s carrying each task's tags."""
+
+from taskmill.feed.models import (
+    EVENT_TYPES,
+    AnySchedulerEvent,
+    ChildSpawned,
+    SchedulerEvent,
+    TaskCancelled,
+    TaskCompleted,
+    TaskDeadLettered,
+    TaskExpired,
+    TaskFailed,
+    TaskFinalized,
+    TaskProgress,
+    TaskRequeued,
+    TaskRetrying,
+    TaskStarted,
+    TaskSubmitted,
+    TaskUnblocked,
+    TaskWaiting,
+    parse_event,
+)
+
+__all__ = [
+    "EVENT_TYPES",
+    "AnySchedulerEvent",
+    "ChildSpawned",
+    "SchedulerEvent",
+    "TaskCancelled",
+    "TaskCompleted",
+    "TaskDeadLettered",
+    "TaskExpired",
+    "TaskFailed",
+    "TaskFinalized",
+    "TaskProgress",
+    "TaskRequeued",
+    "TaskRetrying",
+    "TaskStarted",
+    "TaskSubmitted",
+    "TaskUnblocked",
+    "TaskWaiting",
+    "parse_event",
+]
