@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -89,3 +91,142 @@ def running(scheduler: Scheduler, add: Callable[..., UUID]) -> Callable[..., UUI
         return task_id
 
     return running_
+
+
+# -- dispatch: schedulers on the wall clock, and the running intervals the log records ---------
+
+REAL_CLOCK_POLL_SECONDS = 0.01
+END_OF_ATTEMPT = frozenset(
+    {
+        "TaskCompleted",
+        "TaskAwaitingChildren",
+        "TaskRetrying",
+        "TaskFailed",
+        "TaskDeadLettered",
+        "TaskCancelled",
+        "TaskExpired",
+        "TaskRequeued",
+    }
+)
+"""Events that end a running attempt (and free its group slot)."""
+
+
+def wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@pytest.fixture
+def open_live(open_scheduler: Callable[..., Scheduler]) -> Callable[..., Scheduler]:
+    """Like `open_scheduler`, but on the wall clock and polling every 10 ms (for dispatch)."""
+
+    def open_(folder: Path | None = None, **kwargs: Any) -> Scheduler:
+        kwargs.setdefault("clock", wall_clock)
+        kwargs.setdefault("poll_seconds", REAL_CLOCK_POLL_SECONDS)
+        return open_scheduler(folder, **kwargs)
+
+    return open_
+
+
+@pytest.fixture
+def live(open_live: Callable[..., Scheduler]) -> Scheduler:
+    """A scheduler on the wall clock that runs at most 4 executors at once."""
+    return open_live(max_concurrency=4)
+
+
+class RunInterval:
+    """One attempt as the log tells it: [TaskStarted, the event that ended it)."""
+
+    __slots__ = ("end", "group", "start", "task_id", "worker_id")
+
+    def __init__(
+        self, task_id: UUID, group: str | None, start: datetime, end: datetime, worker: str
+    ):
+        self.task_id = task_id
+        self.group = group
+        self.start = start
+        self.end = end
+        self.worker_id = worker
+
+    def __repr__(self) -> str:
+        return f"RunInterval({self.task_id}, {self.group!r}, {self.start}, {self.end})"
+
+
+def run_intervals(scheduler: Scheduler, task_ids: Iterable[UUID]) -> list[RunInterval]:
+    """Every attempt of these tasks, replayed from their histories. An attempt that never
+    ended is an error (call this once the tasks are finished)."""
+    intervals = []
+    for task_id in task_ids:
+        history = scheduler.history(task_id)
+        group = history[0].data.get("group")
+        started: tuple[datetime, str] | None = None
+        for entry in history:
+            if entry.event == "TaskStarted":
+                assert started is None, f"{task_id} started twice without ending: {history}"
+                started = (entry.timestamp, entry.data.get("worker_id") or "")
+            elif entry.event in END_OF_ATTEMPT and started is not None:
+                start, worker = started
+                intervals.append(RunInterval(task_id, group, start, entry.timestamp, worker))
+                started = None
+        assert started is None, f"{task_id} is still running: {history}"
+    return intervals
+
+
+def max_overlap(intervals: Iterable[RunInterval]) -> int:
+    """The most intervals open at one moment (half-open: an end and a start at the same
+    instant do not overlap)."""
+    points = []
+    for interval in intervals:
+        points.append((interval.start, 1))
+        points.append((interval.end, -1))
+    points.sort(key=lambda point: (point[0], point[1]))  # ends before starts at equal times
+    running = highest = 0
+    for _, delta in points:
+        running += delta
+        highest = max(highest, running)
+    return highest
+
+
+def max_overlap_by_group(intervals: Iterable[RunInterval]) -> dict[str | None, int]:
+    by_group: dict[str | None, list[RunInterval]] = {}
+    for interval in intervals:
+        by_group.setdefault(interval.group, []).append(interval)
+    return {group: max_overlap(members) for group, members in by_group.items()}
+
+
+@pytest.fixture
+def log_intervals() -> Any:
+    """`log_intervals.of(scheduler, ids)`, `.max_overlap(intervals)`, `.by_group(intervals)`."""
+
+    class LogIntervals:
+        of = staticmethod(run_intervals)
+        max_overlap = staticmethod(max_overlap)
+        by_group = staticmethod(max_overlap_by_group)
+
+    return LogIntervals
+
+
+def run_until_idle_within(scheduler: Scheduler, seconds: float = 20.0) -> float:
+    """`scheduler.run_until_idle()`, failing (not hanging) if it has not returned in time.
+    Returns how long it took."""
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            scheduler.run_until_idle()
+        except BaseException as error:
+            errors.append(error)
+
+    began = time.monotonic()
+    thread = threading.Thread(target=target, name="run-until-idle", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"run_until_idle did not return within {seconds} s"
+    if errors:
+        raise errors[0]
+    return time.monotonic() - began
+
+
+@pytest.fixture
+def run_idle() -> Callable[..., float]:
+    """`run_idle(scheduler, seconds=20)`: run_until_idle with a deadline; returns its duration."""
+    return run_until_idle_within
