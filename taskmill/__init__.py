@@ -11,16 +11,19 @@ from taskmill.domain.errors import (
 )
 from taskmill.domain.io_figures import IOFigures
 from taskmill.domain.status import TaskStatus
+from taskmill.feed.models import SchedulerEvent
 from taskmill.infrastructure.event_store import InvalidStoreConfig, StoreNotFound
 from taskmill.query import TaskQuery
 from taskmill.records import HistoryEntry, SubmitResult, TaskRecord
 from taskmill.runtime.context import TaskContext
 from taskmill.runtime.registry import PermanentError, RetryPolicy
 from taskmill.scheduler import Scheduler
+from taskmill.snapshot import GroupStats, RunningTask, SchedulerSnapshot, TagStats
 from taskmill.submission import TaskSubmission
 
 __all__ = [
     "ConcurrencyConflict",
+    "GroupStats",
     "HistoryEntry",
     "IOFigures",
     "IllegalTransition",
@@ -30,9 +33,13 @@ __all__ = [
     "InvalidSubmission",
     "PermanentError",
     "RetryPolicy",
+    "RunningTask",
     "Scheduler",
+    "SchedulerEvent",
+    "SchedulerSnapshot",
     "StoreNotFound",
     "SubmitResult",
+    "TagStats",
     "TaskContext",
     "TaskNotFound",
     "TaskQuery",

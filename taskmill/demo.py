@@ -28,7 +28,6 @@ from taskmill.submission import TaskSubmission
 
 PROFILES = ("disaster-recovery", "cross-cloud-mirror", "nightly-backup", "archive-cold")
 ENDPOINTS = ("s3://play.min.io", "s3://us-east-1.amazonaws.com", "gs://eu-backup", "az://cold")
-ENDED = ("completed", "failed", "dead_letter", "cancelled", "expired")
 STATUSES = ("pending", "running", "waiting", "completed", "failed", "dead_letter")
 GROUP_LIMIT = 6
 PARTS = 3
@@ -143,19 +142,23 @@ def run_demo(
 
 async def _run_with_live_bars(scheduler: Scheduler, console: Console, run: str) -> None:
     bars = Progress(
-        TextColumn("{task.description:<20}"), BarColumn(), MofNCompleteColumn(), console=console
+        TextColumn("{task.description:<32}"), BarColumn(), MofNCompleteColumn(), console=console
     )
     rows = {profile: bars.add_task(profile, total=None) for profile in PROFILES}
     stop = asyncio.Event()
     worker = asyncio.create_task(scheduler.run(stop))
 
     def refresh() -> bool:
-        totals = dict(scheduler.count_by_tag("profile"))
-        ended: Counter[str] = Counter()
-        for status in ENDED:
-            ended.update(dict(scheduler.count_by_tag("profile", status=status)))
-        for profile, row in rows.items():
-            bars.update(row, completed=ended[profile], total=totals.get(profile, 0))
+        with scheduler.snapshot() as snapshot:
+            for profile, stats in snapshot.stats_by_tag("profile"):
+                if profile in rows:
+                    running = f"{profile} ({stats.running} running)"
+                    bars.update(
+                        rows[profile],
+                        completed=stats.finished,
+                        total=stats.total,
+                        description=running,
+                    )
         active = (
             TaskQuery()
             .with_tag("demo_run", run)
@@ -163,11 +166,13 @@ async def _run_with_live_bars(scheduler: Scheduler, console: Console, run: str) 
         )
         return not scheduler.query_tasks(active.limit(1))
 
-    with Live(bars, console=console, refresh_per_second=8, transient=False):
-        while not refresh():
-            await asyncio.sleep(0.2)
+    with Live(bars, console=console, refresh_per_second=4, transient=False):
+        # Off the event loop, so the display never holds up the dispatcher.
+        while not await asyncio.to_thread(refresh):
+            await asyncio.sleep(0.5)
     stop.set()
     await worker
+    console.print()
 
 
 def _status_by_profile(scheduler: Scheduler, run: str) -> Table:
