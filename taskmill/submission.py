@@ -21,6 +21,7 @@ class TaskSubmission:
     __slots__ = (
         "_dedup_key",
         "_expected_io",
+        "_fail_on_child_failure",
         "_group",
         "_max_retries",
         "_parent",
@@ -46,6 +47,7 @@ class TaskSubmission:
         run_after: datetime | None = None,
         parent: UUID | str | None = None,
         expected_io: Mapping[str, int] | None = None,
+        fail_on_child_failure: bool = True,
     ):
         self._task_type = task_type
         self._payload = payload
@@ -58,6 +60,7 @@ class TaskSubmission:
         self._run_after = run_after
         self._parent = parent
         self._expected_io: dict[str, int] = dict(expected_io or {})
+        self._fail_on_child_failure = fail_on_child_failure
 
     def tag(self, key: str, value: str) -> TaskSubmission:
         """Add (or replace) one tag."""
@@ -112,6 +115,12 @@ class TaskSubmission:
         self._parent = task_id
         return self
 
+    def fail_on_child_failure(self, fail: bool) -> TaskSubmission:
+        """Whether a child that fails (or dead-letters, or expires) fails this task when it is
+        finalised; True by default. With False the parent completes whatever its children did."""
+        self._fail_on_child_failure = fail
+        return self
+
     def to_spec(self) -> TaskSpec:
         """Validate every field (raises `InvalidSubmission`)."""
         return validate_spec(
@@ -126,6 +135,7 @@ class TaskSubmission:
             ttl_seconds=self._ttl,
             run_after=self._run_after,
             expected_io=self._expected_io,
+            fail_on_child_failure=self._fail_on_child_failure,
         )
 
     def __repr__(self) -> str:

@@ -256,3 +256,33 @@ def test_overriding_an_inherited_tag_does_not_count_twice(scheduler: Scheduler) 
     child = scheduler.submit(TaskSubmission("chunk").parent(parent).tag("k0", "mine")).task_id
 
     assert _record(scheduler, child).user_tags == {**tags, "k0": "mine"}
+
+
+@pytest.mark.parametrize("policy", [True, False])
+def test_the_parents_policy_decides_whether_a_failed_child_fails_it(
+    scheduler: Scheduler, policy: bool
+) -> None:
+    parent = scheduler.submit(TaskSubmission("batch", fail_on_child_failure=policy)).task_id
+    scheduler.start(parent)
+    child = scheduler.submit(TaskSubmission("part").parent(parent)).task_id
+    scheduler.complete(parent)
+    scheduler.start(child)
+    scheduler.fail(child, "disk full", permanent=True)
+    record = scheduler.task(parent)
+    assert record is not None
+    assert record.status is (TaskStatus.FAILED if policy else TaskStatus.COMPLETED)
+    finalized = [e for e in scheduler.history(parent) if e.event == "TaskFinalized"]
+    assert finalized[0].data["status"] == record.status.value
+
+
+def test_the_fluent_policy_equals_the_keyword(scheduler: Scheduler) -> None:
+    fluent = TaskSubmission("batch").fail_on_child_failure(False).to_spec()
+    keyword = TaskSubmission("batch", fail_on_child_failure=False).to_spec()
+    assert fluent == keyword and fluent.fail_on_child_failure is False
+
+
+def test_the_policy_must_be_a_boolean(scheduler: Scheduler) -> None:
+    with pytest.raises(InvalidSubmission) as error:
+        scheduler.submit(TaskSubmission("batch", fail_on_child_failure="no"))  # type: ignore[arg-type]
+    assert error.value.field == "fail_on_child_failure"
+    assert scheduler.log_position == 0

@@ -39,6 +39,7 @@ class TaskSpec:
     ttl_seconds: float | None
     run_after: datetime | None
     expected_io: IOFigures
+    fail_on_child_failure: bool = True
 
 
 def validate_spec(
@@ -54,6 +55,7 @@ def validate_spec(
     ttl_seconds: object = None,
     run_after: object = None,
     expected_io: Mapping[str, int] | IOFigures | None = None,
+    fail_on_child_failure: object = True,
 ) -> TaskSpec:
     """Check every field of a submission; raise `InvalidSubmission` naming the first bad one."""
     return TaskSpec(
@@ -70,6 +72,7 @@ def validate_spec(
         ttl_seconds=_ttl(ttl_seconds),
         run_after=_aware("run_after", run_after),
         expected_io=_io("expected_io", expected_io),
+        fail_on_child_failure=_flag("fail_on_child_failure", fail_on_child_failure),
     )
 
 
@@ -88,6 +91,12 @@ def _integer(field: str, value: object, low: int, high: int) -> int:
         raise InvalidSubmission(field, f"must be an integer, got {value!r}")
     if not low <= value <= high:
         raise InvalidSubmission(field, f"{value} is out of range {low}-{high}", limit=(low, high))
+    return value
+
+
+def _flag(field: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidSubmission(field, f"must be True or False, got {value!r}")
     return value
 
 

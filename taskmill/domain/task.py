@@ -33,6 +33,7 @@ class Task(EventSourcedAggregate):
     ttl_seconds: float | None
     run_after: datetime | None
     expected_io: IOFigures
+    fail_on_child_failure: bool
     actual_io: IOFigures
     status: TaskStatus
     attempts: int
@@ -66,6 +67,7 @@ class Task(EventSourcedAggregate):
             run_after=spec.run_after,
             expected_io=spec.expected_io,
             status=S.BLOCKED if blocked else S.PENDING,
+            fail_on_child_failure=spec.fail_on_child_failure,
         )
         task: Task = event.mutate(None)
         task.pending_events.append(event)
@@ -204,7 +206,7 @@ class Task(EventSourcedAggregate):
             raise IllegalTransition(self.id, "waiting for children", "finalize")
         if error is not None:
             self.trigger_event(ev.TaskFinalized, timestamp=now, status=S.FAILED, error=error)
-        elif self.failed_children:
+        elif self.failed_children and self.fail_on_child_failure:
             error = f"{self.failed_children} child task(s) failed"
             self.trigger_event(ev.TaskFinalized, timestamp=now, status=S.FAILED, error=error)
         else:

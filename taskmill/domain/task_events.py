@@ -38,6 +38,7 @@ class TaskSubmitted(CreationEvent, TaskEvent):
     run_after: datetime | None
     expected_io: IOFigures
     status: TaskStatus
+    fail_on_child_failure: bool = True
 
     def apply(self, task: Task) -> None:
         task.task_type = self.task_type
@@ -51,6 +52,7 @@ class TaskSubmitted(CreationEvent, TaskEvent):
         task.ttl_seconds = self.ttl_seconds
         task.run_after = self.run_after
         task.expected_io = self.expected_io
+        task.fail_on_child_failure = self.fail_on_child_failure
         task.actual_io = IOFigures()
         task.status = self.status
         task.attempts = 0
