@@ -36,7 +36,7 @@ class TaskFilter:
 
 
 def select_tasks(connection: sqlite3.Connection, query: TaskFilter) -> list[sqlite3.Row]:
-    statement, params = _statement(SQL["task_columns"], query)
+    statement, params = _statement("task_columns", query)
     cursor = connection.cursor()
     cursor.row_factory = sqlite3.Row
     return list(cursor.execute(statement, params))
@@ -44,14 +44,15 @@ def select_tasks(connection: sqlite3.Connection, query: TaskFilter) -> list[sqli
 
 def select_task_ids(connection: sqlite3.Connection, query: TaskFilter) -> list[str]:
     """Only the ids of the matching tasks, in the same order (cheap, for the dispatch loop)."""
-    statement, params = _statement(SQL["id_columns"], query)
+    statement, params = _statement("id_columns", query)
     return [row[0] for row in connection.execute(statement, params)]
 
 
-def _statement(select: str, query: TaskFilter) -> tuple[str, list[Any]]:
+def _statement(columns: str, query: TaskFilter) -> tuple[str, list[Any]]:
+    """`columns` names the select list: "task_columns" (full rows) or "id_columns"."""
     if _driven_by_tag(query):
-        return _tag_driven_statement(select, query)
-    return _general_statement(select, query)
+        return _tag_driven_statement(SQL[f"{columns}_by_tag"], query)
+    return _general_statement(SQL[columns], query)
 
 
 def _driven_by_tag(query: TaskFilter) -> bool:
@@ -75,6 +76,8 @@ def _driven_by_tag(query: TaskFilter) -> bool:
 
 
 def _tag_driven_statement(select: str, query: TaskFilter) -> tuple[str, list[Any]]:
+    """Walk the first tag's (key, value, status, priority, seq) index in order, joining each
+    tag row to its task: a page costs what it returns, "all" costs the matches."""
     (key, value), *others = query.tags
     parts = [SQL["tag_status_page"]]
     params: list[Any] = [key, value, query.statuses[0]]
@@ -82,11 +85,10 @@ def _tag_driven_statement(select: str, query: TaskFilter) -> tuple[str, list[Any
         parts.append(SQL["and_task_has_tag"])
         params += [other_key, other_value]
     if query.after is not None:
-        parts.append("AND " + SQL["after_cursor"])
+        parts.append(SQL["after_tag_cursor"])
         params += list(query.after)
-    parts.append(SQL["page_close"])
+    statement = f"{select}\nWHERE " + "\n".join(parts) + "\n" + SQL["tag_order_and_page"]
     params += [-1 if query.limit is None else query.limit, query.offset]
-    statement = f"{select}\nWHERE " + "\n".join(parts) + "\n" + SQL["order_only"]
     return statement, params
 
 

@@ -13,6 +13,19 @@ FROM tasks
 -- name: id_columns
 SELECT id FROM tasks
 
+-- name: task_columns_by_tag
+SELECT t.id, t.seq, t.task_type, t.status, t.priority, t.group_key, t.dedup_key, t.parent_id,
+    t.payload, t.tags, t.attempts, t.max_retries, t.ttl_seconds,
+    t.expected_read_bytes, t.expected_write_bytes, t.expected_net_rx_bytes,
+    t.expected_net_tx_bytes, t.actual_read_bytes, t.actual_write_bytes, t.actual_net_rx_bytes,
+    t.actual_net_tx_bytes, t.submitted_at, t.started_at, t.finished_at, t.run_after,
+    t.expires_at, t.last_error, t.worker_id, t.lease_expires_at, t.children_total,
+    t.children_unfinished
+FROM task_tags AS g CROSS JOIN tasks AS t ON t.id = g.task_id
+
+-- name: id_columns_by_tag
+SELECT g.task_id AS id FROM task_tags AS g
+
 -- name: by_id
 id = ?
 
@@ -53,16 +66,16 @@ worker_id = ?
 (priority, seq) > (?, ?)
 
 -- name: tag_status_page
-id IN (SELECT task_id FROM task_tags WHERE key = ? AND value = ? AND status = ?
+g.key = ? AND g.value = ? AND g.status = ?
 
 -- name: and_task_has_tag
-AND task_id IN (SELECT task_id FROM task_tags WHERE key = ? AND value = ?)
+AND g.task_id IN (SELECT task_id FROM task_tags WHERE key = ? AND value = ?)
 
--- name: page_close
-ORDER BY priority, seq LIMIT ? OFFSET ?)
+-- name: after_tag_cursor
+AND (g.priority, g.seq) > (?, ?)
 
--- name: order_only
-ORDER BY priority, seq
+-- name: tag_order_and_page
+ORDER BY g.priority, g.seq LIMIT ? OFFSET ?
 
 -- name: order_and_page
 ORDER BY priority, seq LIMIT ? OFFSET ?
