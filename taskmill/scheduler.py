@@ -18,6 +18,7 @@ from taskmill.application.log_source import LogSource
 from taskmill.application.task_log import TaskLog
 from taskmill.domain.errors import IllegalTransition, InvalidQuery, InvalidSubmission, TaskNotFound
 from taskmill.domain.io_figures import IOFigures
+from taskmill.domain.spec import as_utc
 from taskmill.domain.status import TaskStatus
 from taskmill.domain.task_events import TaskCancelled
 from taskmill.domain.task_events import TaskSubmitted as DomainTaskSubmitted
@@ -255,9 +256,8 @@ class Scheduler:
         lease_expires_at: datetime | None = None,
     ) -> None:
         """Begin an attempt on a pending task."""
-        self._project(
-            self._log.start(task_id, worker_id=worker_id, lease_expires_at=lease_expires_at)
-        )
+        lease = None if lease_expires_at is None else _moment("lease_expires_at", lease_expires_at)
+        self._project(self._log.start(task_id, worker_id=worker_id, lease_expires_at=lease))
 
     def complete(self, task_id: UUID, *, actual_io: dict[str, int] | None = None) -> None:
         """Finish a running attempt successfully (the task waits if it has unfinished children)."""
@@ -273,7 +273,8 @@ class Scheduler:
         retry_at: datetime | None = None,
     ) -> None:
         """Fail a running attempt: retried while retries remain, then dead-lettered."""
-        self._project(self._log.fail(task_id, error, permanent=permanent, retry_at=retry_at))
+        when = None if retry_at is None else _moment("retry_at", retry_at)
+        self._project(self._log.fail(task_id, error, permanent=permanent, retry_at=when))
 
     def cancel(self, task_id: UUID, *, reason: str | None = None) -> None:
         """Cancel an unfinished task and every unfinished task it spawned. A running executor
@@ -563,6 +564,12 @@ def _task_id(task_id: UUID | str) -> UUID:
         return task_id if isinstance(task_id, UUID) else UUID(str(task_id))
     except ValueError:
         raise InvalidQuery(f"task_id: {task_id!r} is not a task id (UUID)") from None
+
+
+def _moment(field: str, value: object) -> datetime:
+    if not isinstance(value, datetime):
+        raise InvalidQuery(f"{field}: must be a datetime, got {type(value).__name__}")
+    return as_utc(value)
 
 
 def _positive_int(value: object) -> bool:

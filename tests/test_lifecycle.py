@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from uuid import UUID, uuid4
 
 import pytest
@@ -349,3 +350,24 @@ def test_illegal_transition_leaves_history_unchanged(scheduler: Scheduler, add) 
         scheduler.complete(task_id)
 
     assert scheduler.history(task_id) == history
+
+
+def test_retry_at_in_another_zone_is_the_same_instant(tmp_path: Path) -> None:
+    """A retry time given with an offset (or naive, meaning local) is stored as UTC, so the
+    dispatcher's text comparisons of due times stay right."""
+    with Scheduler.open(tmp_path) as scheduler:
+        task_id = scheduler.submit(TaskSubmission("job", max_retries=2)).task_id
+        scheduler.start(task_id)
+        later = datetime.now(UTC) + timedelta(hours=1)
+        scheduler.fail(task_id, "x", retry_at=later.astimezone(timezone(timedelta(hours=2))))
+        record = scheduler.task(task_id)
+        assert record is not None and record.run_after == later
+        assert record.run_after.utcoffset() == timedelta(0)
+
+
+def test_view_path_follows_a_rebuild_by_another_handle(tmp_path: Path) -> None:
+    with Scheduler.open(tmp_path) as first, Scheduler.open(tmp_path) as second:
+        first.submit(TaskSubmission("job"))
+        second.rebuild_views()
+        assert first.view_path.exists()
+        assert first.view_path == second.view_path

@@ -23,7 +23,7 @@ from taskmill.domain.errors import (
 )
 from taskmill.domain.group_slots import GroupFull, GroupSlots
 from taskmill.domain.io_figures import IOFigures
-from taskmill.domain.spec import TaskSpec
+from taskmill.domain.spec import TaskSpec, as_utc
 from taskmill.domain.status import TaskStatus
 from taskmill.domain.tags import inherit_tags
 from taskmill.domain.task import Task
@@ -76,7 +76,7 @@ class TaskLog(Application[UUID]):
 
     def __init__(self, env: dict[str, str], clock: Callable[[], datetime]):
         super().__init__(env)
-        self._clock = clock
+        self._user_clock = clock
         self._streams = stream_reader_for(self.recorder)
         self._shared: BoundedCache = BoundedCache(SHARED_CACHE_SIZE)
         self.finalizer_types: set[str] = set()
@@ -84,6 +84,10 @@ class TaskLog(Application[UUID]):
 
     def now(self) -> datetime:
         return self._clock()
+
+    def _clock(self) -> datetime:
+        """The configured clock, in UTC (stored moments are compared as UTC text)."""
+        return as_utc(self._user_clock())
 
     # -- writing -------------------------------------------------------------------------------
 

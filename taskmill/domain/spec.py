@@ -139,9 +139,15 @@ def _aware(field: str, value: object) -> datetime | None:
         return None
     if not isinstance(value, datetime):
         raise InvalidSubmission(field, f"must be a datetime, got {type(value).__name__}")
-    if value.tzinfo is None:
-        value = value.astimezone()  # a naive datetime means local time
-    return value.astimezone(UTC)
+    return as_utc(value)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """The same instant in UTC; a naive datetime means local time. Stored moments are all UTC,
+    so the views can compare them as text."""
+    if moment.tzinfo is None:
+        moment = moment.astimezone()
+    return moment.astimezone(UTC)
 
 
 def _io(field: str, value: Mapping[str, int] | IOFigures | None) -> IOFigures:

@@ -51,7 +51,10 @@ class OperationalView:
 
     @property
     def path(self) -> Path:
-        return self._path
+        """The live file (re-resolved: another process's rebuild may have swapped it)."""
+        with self._lock:
+            self._reopen_if_swapped()
+            return self._path
 
     def close(self) -> None:
         with self._lock:
