@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -62,6 +64,10 @@ def _at_most(goal: float) -> Callable[[Figure], bool | None]:
     return lambda figure: figure.results[TASKMILL].median <= goal
 
 
+def _no_goal(figure: Figure) -> bool | None:
+    return None
+
+
 SPECS = {
     spec.key: spec
     for spec in (
@@ -113,3 +119,62 @@ SPECS = {
         ),
     )
 }
+
+
+# -- W5 dispatch: one figure per number of worker processes, so the keys are built on demand ------
+
+W5_GOAL_1_PROCESS = 5_000.0  # tasks/s, issue 5
+_W5_KEY = re.compile(r"W5-(run|e2e|rss)-p([1-9][0-9]*)")
+_W5_KINDS = ("submit", "run", "e2e", "rss")
+
+
+def w5_key(kind: str, processes: int | None = None) -> str:
+    """`W5-submit`, or `W5-run-p4` (run phase), `W5-e2e-p4` (submit + run), `W5-rss-p4`."""
+    if kind == "submit":
+        return "W5-submit"
+    if kind not in _W5_KINDS or processes is None or processes < 1:
+        raise ValueError(f"no W5 figure {kind!r} with {processes!r} processes")
+    return f"W5-{kind}-p{processes}"
+
+
+def spec_of(key: str) -> FigureSpec:
+    """The spec of a figure key, the W5 ones included."""
+    if key in SPECS:
+        return SPECS[key]
+    return _w5_spec(key)
+
+
+@functools.cache
+def _w5_spec(key: str) -> FigureSpec:
+    if key == "W5-submit":
+        return FigureSpec(
+            key, "W5 submit phase: submit_batch of 1,000", "tasks/s", True, "", _no_goal
+        )
+    match = _W5_KEY.fullmatch(key)
+    if match is None:
+        raise KeyError(key)
+    kind, processes = match.group(1), int(match.group(2))
+    workers = "1 process" if processes == 1 else f"{processes} processes"
+    if kind == "run":
+        if processes == 1:
+            goal, check = f">= {W5_GOAL_1_PROCESS:,.0f} tasks/s", _at_least(W5_GOAL_1_PROCESS)
+        else:
+            goal, check = "", _no_goal
+        return FigureSpec(key, f"W5 dispatch run, {workers}", "tasks/s", True, goal, check)
+    if kind == "e2e":
+        title = f"W5 end-to-end (submit + run), {workers}"
+        return FigureSpec(key, title, "tasks/s", True, "", _no_goal)
+    title = f"W5 peak RSS, {workers}" + (" (largest)" if processes > 1 else "")
+    return FigureSpec(key, title, "MiB", False, "", _no_goal)
+
+
+def figure_order(key: str) -> tuple[int, int, int]:
+    """Table order: the issue's W1..W6 (W5 between W3 and W6), W5 by kind then processes."""
+    static = list(SPECS)
+    if key in SPECS:
+        position = static.index(key)
+        return (position + (1 if key == "W6" else 0), 0, 0)
+    _w5_spec(key)  # a known key, or KeyError
+    match = _W5_KEY.fullmatch(key)
+    kind, processes = (match.group(1), int(match.group(2))) if match else ("submit", 0)
+    return (static.index("W6"), _W5_KINDS.index(kind), processes)

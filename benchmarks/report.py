@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 from pathlib import Path
 from typing import Any
 
-from benchmarks.figures import BASELINES, DUCKDB, SPECS, SQLITE, TASKMILL, Figure
+from benchmarks.figures import BASELINES, DUCKDB, SQLITE, TASKMILL, Figure, figure_order, w5_key
 from benchmarks.suite import SizeResult
 from benchmarks.timing import Summary
 
@@ -16,9 +17,10 @@ COLUMNS = ("N", "figure", TASKMILL, SQLITE, f"vs {SQLITE}", DUCKDB, f"vs {DUCKDB
 
 
 def to_json(meta: dict[str, Any], sizes: list[SizeResult]) -> dict[str, Any]:
+    specs = {figure.spec.key: figure.spec for size in sizes for figure in size.figures}
     legend = {
         key: {"title": spec.title, "unit": spec.unit, "goal": spec.goal}
-        for key, spec in SPECS.items()
+        for key, spec in sorted(specs.items(), key=lambda item: figure_order(item[0]))
     }
     return {**meta, "figures": legend, "sizes": [_size_json(size) for size in sizes]}
 
@@ -58,7 +60,7 @@ def markdown(meta: dict[str, Any], sizes: list[SizeResult]) -> str:
     lines = [
         f"# taskmill benchmarks ({meta['timestamp']})",
         "",
-        f"- Python {machine['python'].split()[0]} ({machine['implementation']}), "
+        f"- Python {' '.join(machine['python'].split())} ({machine['implementation']}), "
         f"{machine['platform']}, {machine['cpu_count']} CPUs ({machine['processor']}), "
         f"SQLite {machine['sqlite']}, temp dir on {machine['temp_dir_filesystem']}",
         f"- packages: {', '.join(f'{k} {v}' for k, v in machine['packages'].items())}; "
@@ -67,9 +69,15 @@ def markdown(meta: dict[str, Any], sizes: list[SizeResult]) -> str:
         f"- load average (1, 5, 15 min) at start {machine.get('load_average_at_start')}, "
         f"at end {meta.get('load_average_at_end')}; run took {meta.get('elapsed_s')} s",
         f"- durability: {_durability_line(durability)}",
-        f"- each figure: median of {config['repeat']} runs (min-max); query latencies are the "
-        f"median of {config['calls']} warm calls; W1 submits min(N, {config['single_count']:,}) "
-        "tasks; `vs` = taskmill's speed / the baseline's (above 1: taskmill is faster)",
+        f"- each figure: median of {config['repeat']} runs (min-max); "
+        + (
+            f"query latencies are the median of {config['calls']} warm calls; "
+            if "calls" in config
+            else ""
+        )
+        + f"W1 submits min(N, {config['single_count']:,}) tasks; "
+        "`vs` = taskmill's speed / the baseline's (above 1: taskmill is faster; W5's baseline "
+        "is one process, for every process count)",
         "",
     ]
     rows = [COLUMNS, *[_row(size, figure) for size in sizes for figure in size.figures]]
@@ -78,7 +86,91 @@ def markdown(meta: dict[str, Any], sizes: list[SizeResult]) -> str:
         lines.append("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
         if index == 0:
             lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    lines.extend(_w5_notes(sizes))
     return "\n".join(lines) + "\n"
+
+
+def _w5_notes(sizes: list[SizeResult]) -> list[str]:
+    """What the W5 rows rest on: the checks, the set-up, issue 3's comparison, peak RSS."""
+    measured = [size for size in sizes if "w5" in size.info]
+    if not measured:
+        return []
+    config = measured[0].info["w5"]["config"]
+    processes = config["processes"]
+    lines = [
+        "",
+        "W5 dispatch: the workload submitted with submit_batch of "
+        f"{config['submit_batch_size']:,}, then run until idle by a no-op `async def` executor in "
+        f"{' and '.join(map(str, processes))} worker "
+        f"{'process' if processes == [1] else 'processes'} (max_concurrency "
+        f"{config['concurrency']} each, poll {config['poll_seconds']} s), each a child process "
+        "(1 process too) released at a start barrier; the run is timed from the barrier until "
+        "the last worker exits. Baseline: a raw sqlite3 claim/complete loop in one process "
+        f"(claims of {config['concurrency']}; WAL, synchronous=FULL), its rows loaded like W1b. "
+        "Each process count has its own fresh store, so the submit phase has a sample per "
+        "process count and run.",
+        "",
+    ]
+    for size in measured:
+        w5 = size.info["w5"]
+        runs = [run for rep in w5["runs"] for run in rep["taskmill"]]
+        events = sorted({run["run_events"] for run in runs})
+        lines.append(
+            f"- N={size.n:,}: verified={str(w5['verified']).lower()} in all {len(runs)} runs "
+            f"(every task COMPLETED in the view, the executor called N times in all, "
+            f"{'/'.join(f'{e:,}' for e in events)} events appended per run for "
+            f"{2 * size.n:,} starts and completions)"
+        )
+        figures = {figure.spec.key: figure for figure in size.figures}
+        single = figures.get("W1")
+        e2e = []
+        for p in processes:
+            figure = figures.get(w5_key("e2e", p))
+            if figure is None or TASKMILL not in figure.results:
+                continue
+            rate = figure.results[TASKMILL].median
+            ratio = ""
+            if single is not None and TASKMILL in single.results:
+                ratio = f", {_number(rate / single.results[TASKMILL].median)}x single submit"
+            e2e.append(f"{_processes(p)} {_number(rate)} tasks/s{ratio}")
+        if e2e:
+            base = ""
+            if single is not None and TASKMILL in single.results:
+                base = (
+                    f"; single submit (W1, {size.single_count:,} tasks, same run) "
+                    f"{_number(single.results[TASKMILL].median)} tasks/s"
+                )
+            lines.append(f"  - issue 3, end-to-end (submit + run, medians): {'; '.join(e2e)}{base}")
+        split = []
+        for p in processes:
+            mine = [run for run in runs if run["processes"] == p]
+            if mine:
+                submit = statistics.median(run["submit_s"] for run in mine)
+                run_s = statistics.median(run["run_s"] for run in mine)
+                split.append(f"{_processes(p)} submit {submit:.2f} s + run {run_s:.2f} s")
+        raw = [rep["raw_sqlite3"] for rep in w5["runs"]]
+        split.append(
+            f"raw sqlite3 load {statistics.median(r['load_s'] for r in raw):.2f} s + "
+            f"run {statistics.median(r['run_s'] for r in raw):.2f} s"
+        )
+        lines.append(f"  - time (medians): {'; '.join(split)}")
+    largest = max(measured, key=lambda size: size.n)
+    runs = [run for rep in largest.info["w5"]["runs"] for run in rep["taskmill"]]
+    rss = []
+    for p in processes:
+        workers = [w for run in runs if run["processes"] == p for w in run["workers"]]
+        if workers:
+            peak = max(w["peak_rss_mib"] for w in workers)
+            starts = [w["rss_at_start_mib"] for w in workers if w["rss_at_start_mib"] is not None]
+            at_start = f" (RSS at the start barrier {max(starts):.0f} MiB)" if starts else ""
+            rss.append(
+                f"{_processes(p)} {peak:.0f} MiB{' per process at most' if p > 1 else ''}{at_start}"
+            )
+    lines.append(
+        f"- peak RSS of a scheduler process during W5 at the largest N ({largest.n:,}): "
+        + "; ".join(rss)
+    )
+    return lines
 
 
 def _row(size: SizeResult, figure: Figure) -> tuple[str, ...]:
@@ -125,12 +217,19 @@ def _durability_line(durability: dict[str, Any]) -> str:
     return "; ".join(parts) or "unknown"
 
 
-def write(out: Path, meta: dict[str, Any], sizes: list[SizeResult]) -> tuple[Path, Path]:
-    """Write `<timestamp>.json` and `latest.md` (each through a temporary file and a rename)."""
+def _processes(count: int) -> str:
+    return "1 process" if count == 1 else f"{count} processes"
+
+
+def write(
+    out: Path, meta: dict[str, Any], sizes: list[SizeResult], suffix: str = ""
+) -> tuple[Path, Path]:
+    """Write `<timestamp><suffix>.json` and `latest<suffix>.md` (each through a temporary file
+    and a rename); `suffix` keeps a partial run (`-dispatch`) from replacing the full table."""
     out.mkdir(parents=True, exist_ok=True)
-    json_path = out / f"{meta['timestamp'].replace(':', '').replace('-', '')}.json"
+    json_path = out / f"{meta['timestamp'].replace(':', '').replace('-', '')}{suffix}.json"
     _write_atomically(json_path, compact_json(to_json(meta, sizes)) + "\n")
-    md_path = out / "latest.md"
+    md_path = out / f"latest{suffix}.md"
     _write_atomically(md_path, markdown(meta, sizes))
     return json_path, md_path
 

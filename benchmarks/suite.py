@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks import environment, taskmill_runner
+from benchmarks import dispatch, environment, taskmill_runner
+from benchmarks.dispatch import DispatchConfig
 from benchmarks.duckdb_baseline import DuckDbBaseline
-from benchmarks.figures import DUCKDB, SPECS, SQLITE, TASKMILL, Figure
+from benchmarks.figures import DUCKDB, SQLITE, TASKMILL, Figure, figure_order, spec_of
 from benchmarks.raw_sqlite import RawSqlite
 from benchmarks.timing import Summary, throughput, warm_ms
 from benchmarks.workload import COUNT_KEY, FILTER_KEY, FILTER_VALUE, TaskRow, batches, make_workload
@@ -32,6 +33,13 @@ class Settings:
     calls: int  # timed calls per warm query latency
     seed: int
     batch_size: int = taskmill_runner.BATCH_SIZE
+    dispatch: DispatchConfig | None = None  # W5, when set
+    dispatch_max_n: int | None = None  # W5 only at N up to this (None: every N)
+
+    def runs_dispatch(self, n: int) -> bool:
+        return self.dispatch is not None and (
+            self.dispatch_max_n is None or n <= self.dispatch_max_n
+        )
 
 
 @dataclass(slots=True)
@@ -60,14 +68,56 @@ def run_size(n: int, settings: Settings) -> SizeResult:
                 TASKMILL: _taskmill_batch_and_queries(folder, rows, settings, samples, info, label),
                 DUCKDB: _duckdb_queries(rows, settings, samples, info, label),
             }
+            if settings.dispatch is not None and settings.runs_dispatch(n):
+                _dispatch(folder, rows, settings.dispatch, samples, info, label)
         _check_answers(n, answers)
+    return SizeResult(n, len(single), _figures(n, samples), info)
+
+
+def run_dispatch_size(n: int, settings: Settings) -> SizeResult:
+    """`python -m benchmarks dispatch`: W5 alone, with W1 (single submit of
+    min(N, single_count) tasks) beside it, for the ratio issue 3 asks for."""
+    config = settings.dispatch or DispatchConfig()
+    rows = make_workload(n, settings.seed)
+    single = rows[: min(n, settings.single_count)]
+    samples: Samples = defaultdict(lambda: defaultdict(list))
+    info: dict[str, Any] = {}
+    for repetition in range(1, settings.repeat + 1):
+        label = f"N={n:,} run {repetition}/{settings.repeat}"
+        with tempfile.TemporaryDirectory(prefix="taskmill-bench-") as scratch:
+            folder = Path(scratch)
+            _single_submit(folder, single, samples, label)
+            _dispatch(folder, rows, config, samples, info, label)
+            store = folder / f"taskmill-dispatch-p{config.processes[0]}"
+            info.setdefault("durability", environment.durability(store))
+    return SizeResult(n, len(single), _figures(n, samples), info)
+
+
+def _dispatch(
+    folder: Path,
+    rows: list[TaskRow],
+    config: DispatchConfig,
+    samples: Samples,
+    info: dict[str, Any],
+    label: str,
+) -> None:
+    def record(key: str, system: str, value: float) -> None:
+        _record(samples, key, system, label, value)
+
+    details = dispatch.measure(folder, rows, config, record)
+    w5 = info.setdefault("w5", {"config": config.as_json(), "verified": True, "runs": []})
+    w5["verified"] = w5["verified"] and all(run["verified"] for run in details["taskmill"])
+    w5["runs"].append(details)
+
+
+def _figures(n: int, samples: Samples) -> list[Figure]:
     figures = []
-    for key, spec in SPECS.items():
-        figure = Figure(spec, n)
+    for key in sorted(samples, key=figure_order):
+        figure = Figure(spec_of(key), n)
         for system, values in samples[key].items():
             figure.results[system] = Summary.of(values)
         figures.append(figure)
-    return SizeResult(n, len(single), figures, info)
+    return figures
 
 
 def _single_submit(folder: Path, rows: list[TaskRow], samples: Samples, label: str) -> None:
@@ -201,7 +251,7 @@ def _each(action: Callable[[TaskRow], None], rows: list[TaskRow]) -> None:
 
 def _record(samples: Samples, key: str, system: str, label: str, value: float) -> None:
     samples[key][system].append(value)
-    spec = SPECS[key]
+    spec = spec_of(key)
     print(
         f"  [{label}] {spec.title:<36} {system:<12} {value:>12,.2f} {spec.unit}",
         file=sys.stderr,
