@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import copy
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -31,7 +31,7 @@ from taskmill.domain.task_events import TaskEvent
 from taskmill.infrastructure.stream_reader import stream_reader_for
 
 MAX_CONFLICT_RETRIES = 8
-SHARED_CACHE_SIZE = 4096
+CACHE_SIZE = 8192
 
 
 class BoundedCache(OrderedDict[UUID, Any]):
@@ -78,7 +78,8 @@ class TaskLog(Application[UUID]):
         super().__init__(env)
         self._user_clock = clock
         self._streams = stream_reader_for(self.recorder)
-        self._shared: BoundedCache = BoundedCache(SHARED_CACHE_SIZE)
+        self._cache: BoundedCache = BoundedCache(CACHE_SIZE)
+        self._command_lock = threading.RLock()
         self.finalizer_types: set[str] = set()
         """Types whose waiting parents a finalizer closes (not closed automatically here)."""
 
@@ -257,7 +258,8 @@ class TaskLog(Application[UUID]):
         return recordings
 
     def group_slots(self, group: str) -> GroupSlots | None:
-        return UnitOfWork(self, self._streams, self._shared).slots(group)
+        with self._command_lock:
+            return UnitOfWork(self, self._streams, self._cache).slots(group)
 
     def unblock(self, task_id: UUID) -> list[Recording[UUID]]:
         return self._change(task_id, lambda t, now: t.unblock(now=now))
@@ -315,14 +317,22 @@ class TaskLog(Application[UUID]):
         return recordings
 
     def _run(self, build: Callable[[UnitOfWork, datetime], T]) -> tuple[T, list[Recording[UUID]]]:
-        """Build the changes on fresh aggregates and save them; rebuild if another writer won."""
-        for _ in range(MAX_CONFLICT_RETRIES):
-            uow = UnitOfWork(self, self._streams, self._shared)
-            result = build(uow, self._clock())
-            try:
-                return result, self._append(uow.aggregates)
-            except IntegrityError:
-                continue
+        """Build the changes on current aggregates and save them; rebuild if another writer won.
+        One command at a time per process: builds mutate the cached aggregates in place."""
+        with self._command_lock:
+            for _ in range(MAX_CONFLICT_RETRIES):
+                uow = UnitOfWork(self, self._streams, self._cache)
+                try:
+                    result = build(uow, self._clock())
+                    recordings = self._append(uow.aggregates)
+                except IntegrityError:
+                    uow.evict()
+                    continue
+                except BaseException:
+                    uow.evict()
+                    raise
+                uow.keep()
+                return result, recordings
         raise ConcurrencyConflict(
             f"gave up after {MAX_CONFLICT_RETRIES} conflicting concurrent updates"
         )
@@ -333,11 +343,7 @@ class TaskLog(Application[UUID]):
         events = [event for aggregate in aggregates for event in aggregate.collect_events()]
         if not events:
             return []
-        recordings = self.events.put(events)
-        for aggregate in aggregates:
-            if not isinstance(aggregate, Task):  # keep long-lived ones as just saved
-                self._shared[aggregate.id] = copy.deepcopy(aggregate)
-        return recordings
+        return self.events.put(events)
 
     def _cancel_tree(self, uow: UnitOfWork, task: Task, reason: str | None, now: datetime) -> None:
         task.cancel(now=now, reason=reason)

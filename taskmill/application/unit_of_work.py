@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable, MutableMapping
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -20,29 +19,37 @@ if TYPE_CHECKING:
 class UnitOfWork:
     """Loads each aggregate once per command so every change lands on the same object.
 
-    Long-lived aggregates (dedup claims, group slots) come from `shared`, a cache of their last
-    saved state, fast-forwarded with only the events added since; tasks are read whole (their
-    streams are short), many at once with `preload`.
+    `cache` holds aggregates as this process last saved (or loaded) them; they are brought up
+    to date with only the events added since (by any process), several in one query. A command
+    mutates the cached objects themselves, so when it fails the caller must `evict()` what it
+    loaded; commands in one process run one at a time (see `TaskLog._run`).
     """
 
     def __init__(
         self,
         app: Application[UUID],
         streams: StreamReader,
-        shared: MutableMapping[UUID, Any],
+        cache: MutableMapping[UUID, Any],
     ):
         self._app = app
         self._streams = streams
-        self._shared = shared
+        self._cache = cache
         self._loaded: dict[UUID, Any] = {}
 
     def preload(self, ids: Iterable[UUID]) -> None:
-        """Load many aggregates with one read of the log (ids that do not exist are skipped)."""
+        """Load many aggregates with one or two reads of the log (missing ids are skipped)."""
         wanted = [i for i in dict.fromkeys(ids) if i not in self._loaded]
         if not wanted:
             return
-        for originator_id, stored in self._streams.load(wanted).items():
-            self._loaded[originator_id] = self._fold(None, stored)
+        cached = {i: self._cache[i] for i in wanted if i in self._cache}
+        if cached:
+            newer = self._streams.load_newer({i: a.version for i, a in cached.items()})
+            for aggregate_id, aggregate in cached.items():
+                self._loaded[aggregate_id] = self._fold(aggregate, newer.get(aggregate_id, ()))
+        missing = [i for i in wanted if i not in cached]
+        if missing:
+            for aggregate_id, stored in self._streams.load(missing).items():
+                self._loaded[aggregate_id] = self._fold(None, stored)
 
     def _fold(self, aggregate: Any, stored: Iterable[Any]) -> Any:
         to_event = self._app.mapper.to_domain_event
@@ -51,23 +58,9 @@ class UnitOfWork:
         return aggregate
 
     def _get(self, aggregate_id: UUID) -> Any:
-        found = self._loaded.get(aggregate_id)
-        if found is not None:
-            return found
-        cached = self._shared.get(aggregate_id)
-        if cached is not None:
-            found = self._fold(
-                copy.deepcopy(cached), self._streams.load_after(aggregate_id, cached.version)
-            )
-        else:
-            stored = self._streams.load([aggregate_id]).get(aggregate_id)
-            if not stored:
-                return None
-            found = self._fold(None, stored)
-        self._loaded[aggregate_id] = found
-        if not isinstance(found, Task):
-            self._shared[aggregate_id] = copy.deepcopy(found)
-        return found
+        if aggregate_id not in self._loaded:
+            self.preload([aggregate_id])
+        return self._loaded.get(aggregate_id)
 
     def task(self, task_id: UUID) -> Task:
         found = self._get(task_id)
@@ -90,3 +83,13 @@ class UnitOfWork:
     @property
     def aggregates(self) -> list[Any]:
         return [a for a in self._loaded.values() if a.pending_events]
+
+    def keep(self) -> None:
+        """After a successful save: remember every aggregate as it now is."""
+        for aggregate_id, aggregate in self._loaded.items():
+            self._cache[aggregate_id] = aggregate
+
+    def evict(self) -> None:
+        """After a failure: forget what this command touched (it may hold unsaved changes)."""
+        for aggregate_id in self._loaded:
+            self._cache.pop(aggregate_id, None)

@@ -29,6 +29,9 @@ class StreamReader(Protocol):
     def load_after(self, originator_id: UUID, version: int) -> list[StoredEvent]:
         """The events of one stream after `version`, in order."""
 
+    def load_newer(self, versions: dict[UUID, int]) -> dict[UUID, list[StoredEvent]]:
+        """For each stream, its events after the given version (streams with none left out)."""
+
 
 class PerStreamReader:
     def __init__(self, recorder: ApplicationRecorder):
@@ -44,6 +47,14 @@ class PerStreamReader:
 
     def load_after(self, originator_id: UUID, version: int) -> list[StoredEvent]:
         return list(self._recorder.select_events(originator_id, gt=version))
+
+    def load_newer(self, versions: dict[UUID, int]) -> dict[UUID, list[StoredEvent]]:
+        found = {}
+        for originator_id, version in versions.items():
+            events = self.load_after(originator_id, version)
+            if events:
+                found[originator_id] = events
+        return found
 
 
 class SQLiteStreamReader:
@@ -90,6 +101,33 @@ class SQLiteStreamReader:
             StoredEvent(originator_id=originator_id, originator_version=v, topic=t, state=st)
             for v, t, st in rows
         ]
+
+    def load_newer(self, versions: dict[UUID, int]) -> dict[UUID, list[StoredEvent]]:
+        found: dict[UUID, list[StoredEvent]] = {}
+        ids = list(versions)
+        with self._lock:
+            for start in range(0, len(ids), CHUNK):
+                chunk = ids[start : start + CHUNK]
+                marks = ",".join("?" * len(chunk))
+                floor = min(versions[i] for i in chunk)
+                rows = self._connection.execute(
+                    f"SELECT originator_id, originator_version, topic, state FROM {self._table} "
+                    f"WHERE originator_id IN ({marks}) AND originator_version > ? "
+                    "ORDER BY originator_id, originator_version",
+                    [i.hex for i in chunk] + [floor],
+                ).fetchall()
+                for originator_id, version, topic, state in rows:
+                    key = UUID(originator_id)
+                    if version > versions[key]:
+                        found.setdefault(key, []).append(
+                            StoredEvent(
+                                originator_id=key,
+                                originator_version=version,
+                                topic=topic,
+                                state=state,
+                            )
+                        )
+        return found
 
     def close(self) -> None:
         self._connection.close()
