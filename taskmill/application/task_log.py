@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,24 +27,11 @@ from taskmill.domain.status import TaskStatus
 from taskmill.domain.tags import inherit_tags
 from taskmill.domain.task import Task
 from taskmill.domain.task_events import TaskEvent
+from taskmill.infrastructure.bounded_cache import BoundedCache
 from taskmill.infrastructure.stream_reader import stream_reader_for
 
 MAX_CONFLICT_RETRIES = 8
 CACHE_SIZE = 8192
-
-
-class BoundedCache(OrderedDict[UUID, Any]):
-    """Least-recently-set entries are dropped past `size`."""
-
-    def __init__(self, size: int):
-        super().__init__()
-        self._size = size
-
-    def __setitem__(self, key: UUID, value: Any) -> None:
-        super().__setitem__(key, value)
-        self.move_to_end(key)
-        while len(self) > self._size:
-            self.popitem(last=False)
 
 
 T = TypeVar("T")
@@ -78,7 +64,7 @@ class TaskLog(Application[UUID]):
         super().__init__(env)
         self._user_clock = clock
         self._streams = stream_reader_for(self.recorder)
-        self._cache: BoundedCache = BoundedCache(CACHE_SIZE)
+        self._cache: BoundedCache[UUID, Any] = BoundedCache(CACHE_SIZE)
         self._command_lock = threading.RLock()
         self.finalizer_types: set[str] = set()
         """Types whose waiting parents a finalizer closes (not closed automatically here)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, MutableMapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,8 +29,12 @@ def _io(prefix: str, figures: IOFigures) -> dict[str, int]:
 class PageProjector:
     """Applies one page of events; tag counters are summed in memory and written once per page."""
 
-    def __init__(self, cursor: sqlite3.Cursor):
+    def __init__(
+        self, cursor: sqlite3.Cursor, tags: MutableMapping[str, dict[str, str]] | None = None
+    ):
         self._cursor = cursor
+        self._tags = {} if tags is None else tags
+        """Tags per task id: immutable, so a cache shared across pages can never be stale."""
         self._counts: Counter[tuple[str, str, str]] = Counter()
         self._new_tasks: list[dict[str, Any]] = []
         self._new_tags: list[dict[str, str | int]] = []
@@ -92,6 +96,7 @@ class PageProjector:
             },
         )
         status = e.status.value
+        self._tags[task_id] = e.tags
         for k, v in e.tags.items():
             self._new_tags.append(
                 {
@@ -109,11 +114,17 @@ class PageProjector:
         """Keep task_tags.status and the counters in step with the task's status."""
         self._insert_new_tasks()
         task_id = str(e.originator_id)
-        row = self._cursor.execute(SQL["task_status_and_tags"], {"id": task_id}).fetchone()
-        if row is None or row[0] == new_status.value:
+        old = _STATUS_BEFORE.get(type(e))
+        tags = self._tags.get(task_id)
+        if old is None or tags is None:
+            row = self._cursor.execute(SQL["task_status_and_tags"], {"id": task_id}).fetchone()
+            if row is None:
+                return
+            old, tags = row[0], orjson.loads(row[1])
+            self._tags[task_id] = tags
+        if old == new_status.value:
             return
-        old = row[0]
-        for k, v in orjson.loads(row[1]).items():
+        for k, v in tags.items():
             self._counts[(k, v, old)] -= 1
             self._counts[(k, v, new_status.value)] += 1
         self._cursor.execute(SQL["set_tag_status"], {"id": task_id, "status": new_status.value})
@@ -196,6 +207,20 @@ class PageProjector:
     def _child_finished(self, _: int, e: ev.ChildFinished) -> None:
         self._update("child_finished", e)
 
+
+_STATUS_BEFORE: dict[type, str] = {
+    ev.TaskUnblocked: TaskStatus.BLOCKED.value,
+    ev.TaskStarted: TaskStatus.PENDING.value,
+    ev.TaskRequeued: TaskStatus.RUNNING.value,
+    ev.TaskCompleted: TaskStatus.RUNNING.value,
+    ev.TaskAwaitingChildren: TaskStatus.RUNNING.value,
+    ev.TaskRetrying: TaskStatus.RUNNING.value,
+    ev.TaskFailed: TaskStatus.RUNNING.value,
+    ev.TaskDeadLettered: TaskStatus.RUNNING.value,
+    ev.TaskFinalized: TaskStatus.WAITING.value,
+}
+"""The status each event can only leave (the Task aggregate enforces it); cancel and expire
+can leave any, so for them the view is asked."""
 
 _HANDLERS: dict[type, Any] = {
     ev.TaskSubmitted: PageProjector._submitted,

@@ -11,16 +11,18 @@ import os
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
+from taskmill.infrastructure.bounded_cache import BoundedCache
 from taskmill.infrastructure.sqlite_wal import BUSY_TIMEOUT_SECONDS, enable_wal
 from taskmill.projections.operational.event_source import EventSource
 from taskmill.projections.operational.migrations import migrate
 from taskmill.projections.operational.projector import SQL, PageProjector
 
 PAGE_SIZE = 500
+TAGS_CACHE_SIZE = 50_000
 REBUILD_PAGE_SIZE = 2000
 REBUILD_CACHE_KIB = 64 * 1024
 POINTER_NAME = "operational.current"
@@ -43,6 +45,7 @@ class OperationalView:
         self._folder = folder
         self._application_name = application_name
         self._lock = threading.RLock()
+        self._tags: BoundedCache[str, dict[str, str]] = BoundedCache(TAGS_CACHE_SIZE)
         folder.mkdir(parents=True, exist_ok=True)
         self._pointer = folder / POINTER_NAME
         self._path, self._pointer_stamp = self._resolve_live_file()
@@ -84,21 +87,23 @@ class OperationalView:
         """Apply events whose position is past the view's, in one transaction with the position."""
         with self._lock:
             self._reopen_if_swapped()
-            _apply_page(self._connection, self._application_name, events)
+            _apply_page(self._connection, self._application_name, events, tags=self._tags)
 
     def apply_recent(self, events: list[tuple[int, Any]], source: EventSource) -> None:
         """Apply events this process just saved without re-reading them, unless the view is
         missing earlier ones (written by another process): then catch up from the log."""
         with self._lock:
             self._reopen_if_swapped()
-            if not _apply_page(self._connection, self._application_name, events, contiguous=True):
-                _catch_up(self._connection, self._application_name, source)
+            if not _apply_page(
+                self._connection, self._application_name, events, contiguous=True, tags=self._tags
+            ):
+                _catch_up(self._connection, self._application_name, source, tags=self._tags)
 
     def catch_up(self, source: EventSource) -> int:
         """Apply everything the log has beyond the view's position; return the new position."""
         with self._lock:
             self._reopen_if_swapped()
-            return _catch_up(self._connection, self._application_name, source)
+            return _catch_up(self._connection, self._application_name, source, tags=self._tags)
 
     # -- rebuilding ----------------------------------------------------------------------------
 
@@ -170,6 +175,7 @@ def _apply_page(
     events: list[tuple[int, Any]],
     *,
     contiguous: bool = False,
+    tags: MutableMapping[str, dict[str, str]] | None = None,
 ) -> bool:
     """Apply the events past the view's position. With `contiguous`, apply nothing and return
     False when events before these are still missing from the view."""
@@ -185,7 +191,7 @@ def _apply_page(
         fresh = [(nid, event) for nid, event in events if nid > position]
         if fresh:
             cursor = connection.cursor()
-            projector = PageProjector(cursor)
+            projector = PageProjector(cursor, tags)
             projector.apply_all(fresh)
             projector.flush()
             cursor.execute(
@@ -205,6 +211,7 @@ def _catch_up(
     source: EventSource,
     progress: Callable[[int, int], None] | None = None,
     page_size: int = PAGE_SIZE,
+    tags: MutableMapping[str, dict[str, str]] | None = None,
 ) -> int:
     head = source.head()
     row = connection.execute(SQL["position"], {"application_name": name}).fetchone()
@@ -214,7 +221,7 @@ def _catch_up(
         page = source.read(position, page_size)
         if not page:
             break
-        _apply_page(connection, name, page)
+        _apply_page(connection, name, page, tags=tags)
         applied += len(page)
         position = page[-1][0]
         if progress is not None:
