@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -501,3 +502,41 @@ async def _until(condition: Callable[[], bool], seconds: float = 5.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         await asyncio.sleep(0.01)
+
+
+def test_a_finalizer_runs_once_when_two_schedulers_race_for_the_parent(tmp_path: Path) -> None:
+    """Both schedulers see the ready parent; the finalizer claim lets only one run it."""
+    calls: list[str] = []
+    lock = threading.Lock()
+    schedulers = [Scheduler.open(tmp_path, poll_seconds=0.01, max_concurrency=4) for _ in range(2)]
+    try:
+        for index, scheduler in enumerate(schedulers):
+
+            @scheduler.executor("part")
+            def part(ctx: TaskContext) -> None:
+                pass
+
+            @scheduler.executor("batch")
+            def batch(ctx: TaskContext) -> None:
+                for n in range(3):
+                    ctx.spawn(TaskSubmission("part").tag("n", str(n)))
+
+            @scheduler.finalizer("batch")
+            def close(ctx: TaskContext, name: str = f"s{index}") -> None:
+                with lock:
+                    calls.append(name)
+
+        parents = [schedulers[0].submit(TaskSubmission("batch")).task_id for _ in range(6)]
+        threads = [threading.Thread(target=s.run_until_idle) for s in schedulers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert all(not thread.is_alive() for thread in threads)
+        assert len(calls) == len(parents)  # once per parent, whichever scheduler ran it
+        for parent in parents:
+            record = schedulers[1].task(parent)
+            assert record is not None and record.status is TaskStatus.COMPLETED
+    finally:
+        for scheduler in schedulers:
+            scheduler.close()

@@ -411,3 +411,30 @@ def test_every_stored_class_has_an_explicit_stable_topic(cls: type) -> None:
     assert topic, f"{cls.__name__} has no TOPIC of its own"
     assert topic.startswith("taskmill.")
     assert get_topic(cls) == topic
+
+
+def _ready_parent(now: datetime) -> Task:
+    parent = Task.submit(uuid4(), validate_spec(task_type="batch"), {}, now=now)
+    parent.start(now=now, worker_id="w0")
+    child = uuid4()
+    parent.record_child(child, now=now)
+    parent.complete(now=now)
+    parent.record_child_finished(child, TaskStatus.COMPLETED, now=now)
+    assert parent.ready_to_finalize
+    return parent
+
+
+def test_a_finalizer_claim_keeps_other_workers_out_until_its_lease_runs_out() -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    parent = _ready_parent(now)
+    parent.start_finalizer(now=now, worker_id="a", lease_expires_at=now + timedelta(seconds=30))
+    with pytest.raises(IllegalTransition):
+        parent.start_finalizer(now=now, worker_id="b", lease_expires_at=now + timedelta(seconds=30))
+    with pytest.raises(IllegalTransition):
+        parent.finalize(now=now, worker_id="b")
+    later = now + timedelta(seconds=31)
+    parent.start_finalizer(now=later, worker_id="b", lease_expires_at=later + timedelta(seconds=30))
+    with pytest.raises(IllegalTransition):
+        parent.finalize(now=later, worker_id="a")
+    parent.finalize(now=later, worker_id="b")
+    assert parent.status is TaskStatus.COMPLETED

@@ -45,6 +45,8 @@ class Task(EventSourcedAggregate):
     children: list[UUID]
     unfinished_children: set[UUID]
     failed_children: int
+    finalizer_worker: str | None
+    finalizer_lease_expires_at: datetime | None
 
     @classmethod
     def submit(cls, task_id: UUID, spec: TaskSpec, tags: dict[str, str], *, now: datetime) -> Task:
@@ -198,10 +200,34 @@ class Task(EventSourcedAggregate):
     def ready_to_finalize(self) -> bool:
         return self.status is S.WAITING and not self.unfinished_children
 
-    def finalize(self, *, now: datetime, error: str | None = None) -> None:
+    def start_finalizer(self, *, now: datetime, worker_id: str, lease_expires_at: datetime) -> None:
+        """Claim the ready parent for one worker's finalizer, so it runs once; another worker
+        may take over only when that claim's lease ran out."""
+        self._require("run its finalizer", S.WAITING)
+        if self.unfinished_children:
+            raise IllegalTransition(self.id, "waiting for children", "run its finalizer")
+        held = self.finalizer_lease_expires_at
+        if self.finalizer_worker not in (None, worker_id) and held is not None and held > now:
+            raise IllegalTransition(
+                self.id, f"being finalised by {self.finalizer_worker}", "run its finalizer"
+            )
+        self.trigger_event(
+            ev.TaskFinalizerStarted,
+            timestamp=now,
+            worker_id=worker_id,
+            lease_expires_at=lease_expires_at,
+        )
+
+    def finalize(
+        self, *, now: datetime, error: str | None = None, worker_id: str | None = None
+    ) -> None:
         """Close a waiting parent whose children all finished: failed if any child failed
         (or its finalizer did, with `error`)."""
         self._require("finalize", S.WAITING)
+        if worker_id is not None and self.finalizer_worker != worker_id:
+            raise IllegalTransition(
+                self.id, f"being finalised by {self.finalizer_worker}", "finalize"
+            )
         if self.unfinished_children:
             raise IllegalTransition(self.id, "waiting for children", "finalize")
         if error is not None:

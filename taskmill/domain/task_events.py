@@ -64,6 +64,8 @@ class TaskSubmitted(CreationEvent, TaskEvent):
         task.children = []
         task.unfinished_children = set()
         task.failed_children = 0
+        task.finalizer_worker = None
+        task.finalizer_lease_expires_at = None
 
 
 class TaskUnblocked(TaskEvent):
@@ -237,6 +239,19 @@ class ChildFinished(TaskEvent):
         task.unfinished_children.discard(self.child_id)
         if self.status in CHILD_FAILURE_STATUSES:
             task.failed_children += 1
+
+
+class TaskFinalizerStarted(TaskEvent):
+    """A worker claimed the waiting parent to run its finalizer (until its lease runs out)."""
+
+    TOPIC: ClassVar[str] = "taskmill.task:TaskFinalizerStarted"
+
+    worker_id: str
+    lease_expires_at: datetime
+
+    def apply(self, task: Task) -> None:
+        task.finalizer_worker = self.worker_id
+        task.finalizer_lease_expires_at = self.lease_expires_at
 
 
 class TaskFinalized(TaskEvent):

@@ -39,6 +39,7 @@ class Job:
     context: TaskContext
     handler: Handler
     finalizer: bool
+    lease_until: datetime | None = None
     future: asyncio.Future[Any] | None = None
 
 
@@ -186,7 +187,9 @@ class Dispatcher:
     ) -> None:
         assert self._loop is not None
         context = TaskContext(record, self._s.submit, self._s.on_progress)
-        job = Job(record, context, handler, finalizer)
+        # A finalizer's claim was taken just now; an executor's came with its record.
+        lease = self._s.log.now() + self._lease if finalizer else record.lease_expires_at
+        job = Job(record, context, handler, finalizer, lease)
         self.running[record.id] = job
         future: asyncio.Future[Any]
         if handler.is_async:
@@ -212,7 +215,8 @@ class Dispatcher:
     def _outcome(self, job: Job, error: BaseException | None) -> Command:
         if job.finalizer:
             message = None if error is None else _describe(error)
-            return lambda task, now: task.finalize(now=now, error=message)
+            worker = self.worker_id
+            return lambda task, now: task.finalize(now=now, error=message, worker_id=worker)
         claim = (self.worker_id, job.record.attempts)  # a stale claim must not record results
         if error is None:
             figures = IOFigures(**job.context.io)
@@ -270,17 +274,23 @@ class Dispatcher:
         worker = self.worker_id
         commands: list[tuple[UUID, Command]] = []
         for job in self.running.values():
-            lease = job.record.lease_expires_at
-            if not job.finalizer and (lease is None or lease <= renew_before):
-                job.record = job.record.model_copy(update={"lease_expires_at": lease_until})
-                commands.append(
+            lease = job.lease_until
+            if lease is None or lease <= renew_before:
+                job.lease_until = lease_until
+                renew = (
                     (
-                        job.record.id,
+                        lambda t, at: t.start_finalizer(
+                            now=at, worker_id=worker, lease_expires_at=lease_until
+                        )
+                    )
+                    if job.finalizer
+                    else (
                         lambda t, at: t.renew_lease(
                             now=at, worker_id=worker, lease_expires_at=lease_until
-                        ),
+                        )
                     )
                 )
+                commands.append((job.record.id, renew))
         if commands:
             _, recordings = self._s.log.apply_each(commands)
             self._s.project(recordings)
@@ -299,14 +309,35 @@ class Dispatcher:
                     job.future.cancel()
 
     def _start_finalizers(self, pool: ThreadPoolExecutor) -> None:
+        """Claim ready parents of types with a finalizer (so each runs once), then run them."""
         types = tuple(self._registry.finalizers)
         free = self.max_concurrency - len(self.running)
         if not types or free <= 0:
             return
-        for record in self._s.select(
-            TaskFilter(statuses=("waiting",), task_types=types, children_done=True, limit=free)
-        ):
-            if record.id not in self.running:
+        ready = [
+            record
+            for record in self._s.select(
+                TaskFilter(statuses=("waiting",), task_types=types, children_done=True, limit=free)
+            )
+            if record.id not in self.running
+        ]
+        if not ready:
+            return
+        worker, lease_until = self.worker_id, self._s.log.now() + self._lease
+        claimed, recordings = self._s.log.apply_each(
+            [
+                (
+                    record.id,
+                    lambda t, at: t.start_finalizer(
+                        now=at, worker_id=worker, lease_expires_at=lease_until
+                    ),
+                )
+                for record in ready
+            ]
+        )
+        self._s.project(recordings)
+        for record in ready:
+            if record.id in claimed:
                 self._start(record, self._registry.finalizers[record.task_type], pool, True)
 
     def _idle(self) -> bool:
