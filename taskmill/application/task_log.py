@@ -306,10 +306,18 @@ class TaskLog(Application[UUID]):
         """Build the changes on current aggregates and save them; rebuild if another writer won.
         One command at a time per process: builds mutate the cached aggregates in place."""
         with self._command_lock:
+            floor: datetime | None = None
             for _ in range(MAX_CONFLICT_RETRIES):
                 uow = UnitOfWork(self, self._streams, self._cache)
+                now = self._clock() if floor is None else max(self._clock(), floor)
                 try:
-                    result = build(uow, self._clock())
+                    result = build(uow, now)
+                    if uow.newest_loaded is not None and uow.newest_loaded > now:
+                        # Another process committed a change stamped after our clock read:
+                        # rebuild with a later time, so timestamps follow the log's order.
+                        floor = uow.newest_loaded
+                        uow.evict()
+                        continue
                     recordings = self._append(uow.aggregates)
                 except IntegrityError:
                     uow.evict()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, MutableMapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -35,6 +36,8 @@ class UnitOfWork:
         self._streams = streams
         self._cache = cache
         self._loaded: dict[UUID, Any] = {}
+        self.newest_loaded: datetime | None = None
+        """The latest time any loaded aggregate was changed, as stored (before this command)."""
 
     def preload(self, ids: Iterable[UUID]) -> None:
         """Load many aggregates with one or two reads of the log (missing ids are skipped)."""
@@ -55,6 +58,10 @@ class UnitOfWork:
         to_event = self._app.mapper.to_domain_event
         for event in map(to_event, stored):
             aggregate = event.mutate(aggregate)  # type: ignore[attr-defined]
+        if aggregate is not None and (
+            self.newest_loaded is None or aggregate.modified_on > self.newest_loaded
+        ):
+            self.newest_loaded = aggregate.modified_on
         return aggregate
 
     def _get(self, aggregate_id: UUID) -> Any:
