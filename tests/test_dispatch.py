@@ -540,3 +540,33 @@ def test_a_finalizer_runs_once_when_two_schedulers_race_for_the_parent(tmp_path:
     finally:
         for scheduler in schedulers:
             scheduler.close()
+
+
+def test_the_loop_survives_writers_that_keep_winning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ConcurrencyConflict in housekeeping or outcome recording delays the work, it does not
+    stop the loop or lose an outcome."""
+    from taskmill import ConcurrencyConflict
+    from taskmill.application.task_log import TaskLog
+
+    real = TaskLog.step
+    failures = {"left": 3}
+
+    def flaky(self: TaskLog, commands: Any, *args: Any, **kwargs: Any) -> Any:
+        if failures["left"] and commands:  # only cycles that record outcomes
+            failures["left"] -= 1
+            raise ConcurrencyConflict("gave up after 8 conflicting concurrent updates")
+        return real(self, commands, *args, **kwargs)
+
+    monkeypatch.setattr(TaskLog, "step", flaky)
+    with Scheduler.open(tmp_path, poll_seconds=0.01) as scheduler:
+
+        @scheduler.executor("job")
+        def job(ctx: TaskContext) -> None:
+            pass
+
+        ids = [r.task_id for r in scheduler.submit_batch([TaskSubmission("job")] * 5)]
+        scheduler.run_until_idle()
+        assert failures["left"] == 0
+        assert {scheduler.task(i).status for i in ids} == {TaskStatus.COMPLETED}  # type: ignore[union-attr]

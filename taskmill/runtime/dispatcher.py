@@ -234,8 +234,20 @@ class Dispatcher:
         if not self._outcomes:
             return
         batch, self._outcomes = self._outcomes, []
-        _, recordings = self._s.log.apply_each(batch)
+        if self._apply(batch) is None:
+            self._outcomes = batch + self._outcomes  # kept for the next try
+
+    def _apply(self, commands: list[tuple[UUID, Command]]) -> list[UUID] | None:
+        """Apply commands in one transaction; None if other writers kept winning (try later:
+        a busy log must slow the loop down, not stop it)."""
+        if not commands:
+            return []
+        try:
+            applied, recordings = self._s.log.apply_each(commands)
+        except ConcurrencyConflict:
+            return None
         self._s.project(recordings)
+        return applied
 
     # -- housekeeping --------------------------------------------------------------------------
 
@@ -243,7 +255,7 @@ class Dispatcher:
         self._full_groups.clear()
         now = self._s.log.now()
         stamp = now.isoformat()
-        select, log = self._s.select, self._s.log
+        select = self._s.select
         commands: list[tuple[UUID, Command]] = []
         for record in select(TaskFilter(statuses=("blocked",), run_after_due=stamp, limit=500)):
             commands.append((record.id, lambda t, at: t.unblock(now=at)))
@@ -259,9 +271,7 @@ class Dispatcher:
                         lambda t, at: t.requeue(now=at, reason="lease expired", lease_expired=True),
                     )
                 )
-        if commands:
-            _, recordings = log.apply_each(commands)
-            self._s.project(recordings)
+        self._apply(commands)
         self._renew_leases()
         self._notice_cancellations()
         self._start_finalizers(pool)
@@ -291,9 +301,7 @@ class Dispatcher:
                     )
                 )
                 commands.append((job.record.id, renew))
-        if commands:
-            _, recordings = self._s.log.apply_each(commands)
-            self._s.project(recordings)
+        self._apply(commands)
 
     def _notice_cancellations(self) -> None:
         """Tell this worker's executors whose task ended meanwhile (cancelled, expired)."""
@@ -324,7 +332,7 @@ class Dispatcher:
         if not ready:
             return
         worker, lease_until = self.worker_id, self._s.log.now() + self._lease
-        claimed, recordings = self._s.log.apply_each(
+        claimed = self._apply(
             [
                 (
                     record.id,
@@ -335,9 +343,8 @@ class Dispatcher:
                 for record in ready
             ]
         )
-        self._s.project(recordings)
         for record in ready:
-            if record.id in claimed:
+            if claimed and record.id in claimed:
                 self._start(record, self._registry.finalizers[record.task_type], pool, True)
 
     def _idle(self) -> bool:
