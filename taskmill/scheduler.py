@@ -22,8 +22,9 @@ from taskmill.domain.spec import as_utc
 from taskmill.domain.status import TaskStatus
 from taskmill.domain.task_events import TaskCancelled
 from taskmill.domain.task_events import TaskSubmitted as DomainTaskSubmitted
+from taskmill.feed.follow import follow as follow_feed
 from taskmill.feed.models import SchedulerEvent, TaskProgress
-from taskmill.feed.reader import FeedFilter, FeedReader, ProgressInbox, TaskIdentity, progress_event
+from taskmill.feed.reader import FeedFilter, FeedReader, TaskIdentity, progress_event
 from taskmill.infrastructure.clock import utc_now
 from taskmill.infrastructure.event_store import (
     InvalidStoreConfig,
@@ -449,47 +450,21 @@ class Scheduler:
             for event in reader.read_until(position, self._source.head()):
                 yield event
             return
-        loop = asyncio.get_running_loop()
-        wake = asyncio.Event()
-
-        def nudge() -> None:
-            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-                loop.call_soon_threadsafe(wake.set)
-
-        inbox = ProgressInbox(nudge)
-
-        def listener(context: TaskContext) -> None:
-            report = self._progress_event(context)
-            if feed_filter.matches(report):
-                inbox.put(report)
-
-        def next_page(after: int) -> tuple[int, list[SchedulerEvent]]:
-            head = self._source.head()
-            return (after, []) if after >= head else reader.read_page(after, head)
-
-        self._progress_listeners.append(listener)
-        for job in list(self._dispatcher.running.values()):  # progress reported before now
-            state = job.context.progress_state
-            if state.fraction is not None or state.message is not None:
-                listener(job.context)
-        try:
-            while True:
-                wake.clear()
-                progress = inbox.drain()  # before reading: the log then has their starts
-                while True:
-                    reached, events = await asyncio.to_thread(next_page, position)
-                    if reached == position:
-                        break
-                    position = reached
-                    for event in events:
-                        yield event
-                for report in reader.fresh_progress(progress):
-                    yield report
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), poll_seconds)
-        finally:
-            with contextlib.suppress(ValueError):
-                self._progress_listeners.remove(listener)
+        running = [job.context for job in list(self._dispatcher.running.values())]
+        async with contextlib.aclosing(
+            follow_feed(
+                reader,
+                self._source,
+                position,
+                feed_filter,
+                listeners=self._progress_listeners,
+                running=running,
+                to_progress=self._progress_event,
+                poll_seconds=poll_seconds,
+            )
+        ) as live:
+            async for event in live:
+                yield event
 
     def snapshot(self) -> SchedulerSnapshot:
         """The scheduler's state now (the view caught up first): counts per status, running

@@ -366,7 +366,3 @@ class TaskLog(Application[UUID]):
             parent = uow.task(task.parent_id)
             parent.record_child_finished(task.id, task.status, now=now)
             self._after_change(uow, parent, now)
-
-
-def events_of(recordings: list[Recording[Any]]) -> list[Any]:
-    return [r.domain_event for r in recordings]
