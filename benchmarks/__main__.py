@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import environment, report
+from benchmarks import environment, huey_baseline, report
 from benchmarks.dispatch import (
     DEFAULT_CONCURRENCY,
     DEFAULT_POLL_SECONDS,
@@ -154,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
             "w5_ns": [n for n in sizes_n if settings.runs_dispatch(n)],
         },
         "machine": environment.machine(),
+        "huey": huey_baseline.describe(),
     }
     if dispatch_only:
         meta["config"].pop("calls")

@@ -13,7 +13,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from benchmarks import raw_sqlite
+from benchmarks import huey_baseline, raw_sqlite
 
 
 def machine() -> dict[str, Any]:
@@ -25,7 +25,9 @@ def machine() -> dict[str, Any]:
         "processor": _cpu_model() or platform.processor(),
         "cpu_count": os.cpu_count(),
         "sqlite": sqlite3.sqlite_version,
-        "packages": {name: _version(name) for name in ("taskmill", "eventsourcing", "duckdb")},
+        "packages": {
+            name: _version(name) for name in ("taskmill", "eventsourcing", "duckdb", "huey")
+        },
         "temp_dir": tempfile.gettempdir(),
         "temp_dir_filesystem": _filesystem(Path(tempfile.gettempdir())),
         "load_average_at_start": load_average(),
@@ -75,6 +77,7 @@ def durability(store_folder: Path) -> dict[str, Any]:
         "taskmill_view": _view_durability(store_folder),
         "raw_sqlite3_baseline": {"journal_mode": "wal", "synchronous": raw_sqlite.SYNCHRONOUS},
         "duckdb_baseline": "in memory (query baseline only)",
+        "huey_sqlite": huey_baseline.durability(),
     }
 
 

@@ -9,11 +9,37 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from benchmarks.figures import BASELINES, DUCKDB, SQLITE, TASKMILL, Figure, figure_order, w5_key
+from benchmarks.figures import (
+    BASELINES,
+    DUCKDB,
+    HUEY,
+    SQLITE,
+    TASKMILL,
+    Figure,
+    figure_order,
+    w5_key,
+)
+from benchmarks.huey_baseline import NOT_INSTALLED
 from benchmarks.suite import SizeResult
 from benchmarks.timing import Summary
 
-COLUMNS = ("N", "figure", TASKMILL, SQLITE, f"vs {SQLITE}", DUCKDB, f"vs {DUCKDB}", "goal")
+SYSTEMS = (TASKMILL, SQLITE, DUCKDB, HUEY)
+COLUMNS = (
+    "N",
+    "figure",
+    *(c for s in SYSTEMS for c in (s, f"vs {s}")[: 1 + (s != TASKMILL)]),
+    "goal",
+)
+HUEY_FIGURES = ("W1", "W1b", "W2-100", "W2-all", "W3", "W5-submit", "W5-run-", "W5-e2e-")
+
+
+def _huey_figure(key: str) -> bool:
+    """Whether Huey measures this figure (when installed)."""
+    return any(key == k or (k.endswith("-") and key.startswith(k)) for k in HUEY_FIGURES)
+
+
+def _huey_installed(meta: dict[str, Any]) -> bool:
+    return bool(meta.get("huey", {}).get("installed"))
 
 
 def to_json(meta: dict[str, Any], sizes: list[SizeResult]) -> dict[str, Any]:
@@ -22,16 +48,21 @@ def to_json(meta: dict[str, Any], sizes: list[SizeResult]) -> dict[str, Any]:
         key: {"title": spec.title, "unit": spec.unit, "goal": spec.goal}
         for key, spec in sorted(specs.items(), key=lambda item: figure_order(item[0]))
     }
-    return {**meta, "figures": legend, "sizes": [_size_json(size) for size in sizes]}
+    sizes_json = [_size_json(size, _huey_installed(meta)) for size in sizes]
+    return {**meta, "figures": legend, "sizes": sizes_json}
 
 
-def _size_json(size: SizeResult) -> dict[str, Any]:
+def _size_json(size: SizeResult, huey_installed: bool) -> dict[str, Any]:
     figures = {}
     for figure in size.figures:
         if not figure.results:
             continue
+        missing = (
+            {} if huey_installed or not _huey_figure(figure.spec.key) else {HUEY: NOT_INSTALLED}
+        )
         figures[figure.spec.key] = {
             **{system: _summary_json(s) for system, s in figure.results.items()},
+            **missing,
             "speed_vs": {
                 b: _round(r) for b in BASELINES if (r := figure.speed_ratio(b)) is not None
             },
@@ -63,7 +94,8 @@ def markdown(meta: dict[str, Any], sizes: list[SizeResult]) -> str:
         f"- Python {' '.join(machine['python'].split())} ({machine['implementation']}), "
         f"{machine['platform']}, {machine['cpu_count']} CPUs ({machine['processor']}), "
         f"SQLite {machine['sqlite']}, temp dir on {machine['temp_dir_filesystem']}",
-        f"- packages: {', '.join(f'{k} {v}' for k, v in machine['packages'].items())}; "
+        f"- packages: "
+        f"{', '.join(f'{k} {v or NOT_INSTALLED}' for k, v in machine['packages'].items())}; "
         f"taskmill at {source.get('commit', '?')}"
         f"{' with uncommitted changes' if source.get('uncommitted_changes_in_taskmill') else ''}",
         f"- load average (1, 5, 15 min) at start {machine.get('load_average_at_start')}, "
@@ -76,11 +108,17 @@ def markdown(meta: dict[str, Any], sizes: list[SizeResult]) -> str:
             else ""
         )
         + f"W1 submits min(N, {config['single_count']:,}) tasks; "
-        "`vs` = taskmill's speed / the baseline's (above 1: taskmill is faster; W5's baseline "
-        "is one process, for every process count)",
+        "`vs` = taskmill's speed / the baseline's (above 1: taskmill is faster; W5's raw sqlite3 "
+        "baseline is one process, for every process count; W5's Huey runs with as many consumer "
+        "threads as taskmill has processes)",
+        f"- huey: {_huey_line(meta.get('huey') or {})}",
         "",
     ]
-    rows = [COLUMNS, *[_row(size, figure) for size in sizes for figure in size.figures]]
+    installed = _huey_installed(meta)
+    rows = [
+        COLUMNS,
+        *[_row(size, figure, installed) for size in sizes for figure in size.figures],
+    ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
     for index, row in enumerate(rows):
         lines.append("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
@@ -154,6 +192,24 @@ def _w5_notes(sizes: list[SizeResult]) -> list[str]:
             f"run {statistics.median(r['run_s'] for r in raw):.2f} s"
         )
         lines.append(f"  - time (medians): {'; '.join(split)}")
+        huey = [run for rep in w5["runs"] for run in rep.get("huey", [])]
+        if huey:
+            threads = sorted({run["worker_threads"] for run in huey})
+            timing = []
+            for t in threads:
+                mine = [run for run in huey if run["worker_threads"] == t]
+                submit = statistics.median(run["submit_s"] for run in mine)
+                run_s = statistics.median(run["run_s"] for run in mine)
+                timing.append(
+                    f"{t} consumer thread{'s' if t > 1 else ''} "
+                    f"enqueue {submit:.2f} s + run {run_s:.2f} s"
+                )
+            verified = all(run["verified"] for run in huey)
+            lines.append(
+                f"  - Huey (one enqueue per task, then Consumer(worker_type='thread') in the "
+                f"harness process; verified={str(verified).lower()}: the task ran N times, the "
+                f"queue empty), medians: {'; '.join(timing)}"
+            )
     largest = max(measured, key=lambda size: size.n)
     runs = [run for rep in largest.info["w5"]["runs"] for run in rep["taskmill"]]
     rss = []
@@ -173,13 +229,27 @@ def _w5_notes(sizes: list[SizeResult]) -> list[str]:
     return lines
 
 
-def _row(size: SizeResult, figure: Figure) -> tuple[str, ...]:
+def _huey_line(huey: dict[str, Any]) -> str:
+    if not huey.get("installed"):
+        return f"{NOT_INSTALLED} (its figures are not measured; `pip install .[bench]`)"
+    return (
+        f"{huey['version']}, {huey['storage']}; task {huey['task']}. W1/W1b: {huey['W1/W1b']}. "
+        f"W2/W3: {huey['W2/W3']}. W5: {huey['W5']}"
+    )
+
+
+def _row(size: SizeResult, figure: Figure, huey_installed: bool) -> tuple[str, ...]:
     met = figure.goal_met()
     verdict = "" if met is None else (" (met)" if met else " (MISSED)")
     cells = [f"{size.n:,}", f"{figure.spec.title} ({figure.spec.unit})"]
-    for system in (TASKMILL, SQLITE, DUCKDB):
+    for system in SYSTEMS:
         summary = figure.results.get(system)
-        cells.append(_cell(summary) if summary else "")
+        if summary:
+            cells.append(_cell(summary))
+        elif system == HUEY and not huey_installed and _huey_figure(figure.spec.key):
+            cells.append(NOT_INSTALLED)
+        else:
+            cells.append("")
         if system != TASKMILL:
             ratio = figure.speed_ratio(system)
             cells.append("" if ratio is None else f"{_number(ratio)}x")
@@ -207,7 +277,7 @@ def _number(value: float) -> str:
 
 def _durability_line(durability: dict[str, Any]) -> str:
     parts = []
-    for name in ("taskmill_event_store", "taskmill_view", "raw_sqlite3_baseline"):
+    for name in ("taskmill_event_store", "taskmill_view", "raw_sqlite3_baseline", "huey_sqlite"):
         setting = durability.get(name, {})
         if "synchronous" in setting:
             parts.append(

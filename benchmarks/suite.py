@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks import dispatch, environment, taskmill_runner
+from benchmarks import dispatch, environment, huey_baseline, taskmill_runner
 from benchmarks.dispatch import DispatchConfig
 from benchmarks.duckdb_baseline import DuckDbBaseline
-from benchmarks.figures import DUCKDB, SQLITE, TASKMILL, Figure, figure_order, spec_of
+from benchmarks.figures import DUCKDB, HUEY, SQLITE, TASKMILL, Figure, figure_order, spec_of
+from benchmarks.huey_baseline import HueyBaseline
 from benchmarks.raw_sqlite import RawSqlite
 from benchmarks.timing import Summary, throughput, warm_ms
 from benchmarks.workload import COUNT_KEY, FILTER_KEY, FILTER_VALUE, TaskRow, batches, make_workload
@@ -68,6 +69,8 @@ def run_size(n: int, settings: Settings) -> SizeResult:
                 TASKMILL: _taskmill_batch_and_queries(folder, rows, settings, samples, info, label),
                 DUCKDB: _duckdb_queries(rows, settings, samples, info, label),
             }
+            if huey_baseline.available():
+                answers[HUEY] = _huey_batch_and_queries(folder, rows, settings, samples, label)
             if settings.dispatch is not None and settings.runs_dispatch(n):
                 _dispatch(folder, rows, settings.dispatch, samples, info, label)
         _check_answers(n, answers)
@@ -105,6 +108,8 @@ def _dispatch(
         _record(samples, key, system, label, value)
 
     details = dispatch.measure(folder, rows, config, record)
+    if huey_baseline.available():
+        details["huey"] = huey_baseline.measure_dispatch(folder, rows, config.processes, record)
     w5 = info.setdefault("w5", {"config": config.as_json(), "verified": True, "runs": []})
     w5["verified"] = w5["verified"] and all(run["verified"] for run in details["taskmill"])
     w5["runs"].append(details)
@@ -133,6 +138,16 @@ def _single_submit(folder: Path, rows: list[TaskRow], samples: Samples, label: s
         _record(samples, "W1", TASKMILL, label, rate)
         stored = sum(n for _, n in taskmill_runner.count_by_tag(scheduler, COUNT_KEY))
         _expect(stored == len(rows), f"W1: taskmill holds {stored} pending tasks, not {len(rows)}")
+    if huey_baseline.available():
+        queue = HueyBaseline(folder / "huey-single.db")
+        try:
+            _record(
+                samples, "W1", HUEY, label, throughput(len(rows), lambda: queue.enqueue_each(rows))
+            )
+            queued = queue.pending_count()
+            _expect(queued == len(rows), f"W1: Huey holds {queued} queued tasks, not {len(rows)}")
+        finally:
+            queue.close()
 
 
 def _raw_batch_and_queries(
@@ -157,6 +172,27 @@ def _raw_batch_and_queries(
         )
     finally:
         raw.close()
+
+
+def _huey_batch_and_queries(
+    folder: Path, rows: list[TaskRow], settings: Settings, samples: Samples, label: str
+) -> dict[str, Any]:
+    queue = HueyBaseline(folder / "huey-batch.db")
+    try:
+        _record(
+            samples, "W1b", HUEY, label, throughput(len(rows), lambda: queue.enqueue_each(rows))
+        )
+        return _queries(
+            samples,
+            HUEY,
+            label,
+            settings.calls,
+            first=lambda: queue.filter_ids(FILTER_KEY, FILTER_VALUE, FIRST),
+            every=lambda: queue.filter_ids(FILTER_KEY, FILTER_VALUE, None),
+            count=lambda: queue.count_by_tag(COUNT_KEY),
+        )
+    finally:
+        queue.close()
 
 
 def _taskmill_batch_and_queries(
