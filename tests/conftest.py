@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,7 @@ from uuid import UUID
 import pytest
 
 from taskmill import Scheduler, TaskSubmission
+from taskmill.cli import main
 
 START = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -41,6 +44,40 @@ def _embedded_store(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def store(tmp_path: Path) -> Path:
     return tmp_path / "store"
+
+
+# -- the command line, run in-process ---------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """What one `taskmill ...` invocation returned and printed."""
+
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Run `taskmill ARGV...` in-process; tables are rendered 200 columns wide."""
+    monkeypatch.setenv("COLUMNS", "200")
+
+    def run_(*argv: str) -> Run:
+        code = main(list(argv))
+        captured = capsys.readouterr()
+        return Run(code, captured.out, captured.err)
+
+    return run_
+
+
+@pytest.fixture
+def cli(run: Any, store: Path) -> Any:
+    """`run` on the test's store."""
+    return lambda *argv: run("--store", str(store), *argv)
 
 
 @pytest.fixture

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,50 +13,11 @@ from uuid import UUID
 import pytest
 
 from taskmill import Scheduler, TaskQuery, TaskStatus, TaskSubmission
-from taskmill.cli import main
 
 MISSING = "00000000-0000-4000-8000-000000000000"
 
 
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        return json.loads(self.out)
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("TASKMILL_HOME", raising=False)
-    monkeypatch.delenv("TASKMILL_EVENT_STORE", raising=False)
-    monkeypatch.setenv("COLUMNS", "200")
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Path:
-    return tmp_path / "store"
-
-
-@pytest.fixture
-def run(capsys: pytest.CaptureFixture[str]) -> Any:
-    def run_(*argv: str) -> Run:
-        code = main(list(argv))
-        captured = capsys.readouterr()
-        return Run(code, captured.out, captured.err)
-
-    return run_
-
-
-@pytest.fixture
-def cli(run: Any, store: Path) -> Any:
-    """`run` on the test's store."""
-    return lambda *argv: run("--store", str(store), *argv)
-
-
-def submitted_id(result: Run) -> UUID:
+def submitted_id(result: Any) -> UUID:
     assert result.code == 0, result.err
     return UUID(result.out.split()[0])
 

@@ -11,7 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 from uuid import UUID
@@ -19,39 +18,9 @@ from uuid import UUID
 import pytest
 
 from taskmill import Scheduler, TaskSubmission
-from taskmill.cli import main
 from taskmill.feed import parse_event
 
 TASKMILL = [sys.executable, "-m", "taskmill"]
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("TASKMILL_HOME", raising=False)
-    monkeypatch.delenv("TASKMILL_EVENT_STORE", raising=False)
-    monkeypatch.setenv("COLUMNS", "200")
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Path:
-    return tmp_path / "store"
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str], store: Path) -> Any:
-    def run_(*argv: str) -> Run:
-        code = main(["--store", str(store), *argv])
-        captured = capsys.readouterr()
-        return Run(code, captured.out, captured.err)
-
-    return run_
 
 
 def table_rows(out: str) -> list[list[str]]:
