@@ -1,5 +1,6 @@
 """taskmill: a persistent, priority-aware task scheduler whose state is an append-only event log."""
 
+from taskmill.aggregate import AggregateRow, TaskAggregate
 from taskmill.domain.errors import (
     ConcurrencyConflict,
     IllegalTransition,
@@ -22,6 +23,7 @@ from taskmill.snapshot import GroupStats, RunningTask, SchedulerSnapshot, TagSta
 from taskmill.submission import TaskSubmission
 
 __all__ = [
+    "AggregateRow",
     "ConcurrencyConflict",
     "GroupStats",
     "HistoryEntry",
@@ -40,6 +42,7 @@ __all__ = [
     "StoreNotFound",
     "SubmitResult",
     "TagStats",
+    "TaskAggregate",
     "TaskContext",
     "TaskNotFound",
     "TaskQuery",

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import os
 from collections.abc import AsyncGenerator, Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -14,6 +14,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import Recording
 
+from taskmill.aggregate import AggregateRow, TaskAggregate, aggregate_rows
 from taskmill.application.log_source import LogSource
 from taskmill.application.task_log import TaskLog
 from taskmill.domain.errors import IllegalTransition, InvalidQuery, InvalidSubmission, TaskNotFound
@@ -32,6 +33,8 @@ from taskmill.infrastructure.event_store import (
     event_store_env,
     resolve_location,
 )
+from taskmill.projections.analytical.queries import run_aggregate
+from taskmill.projections.analytical.view import AnalyticalView
 from taskmill.projections.operational import queries
 from taskmill.projections.operational.queries import TaskFilter
 from taskmill.projections.operational.view import OperationalView
@@ -41,7 +44,7 @@ from taskmill.runtime.context import TaskContext
 from taskmill.runtime.dispatcher import Dispatcher, Services
 from taskmill.runtime.registry import Registry, RetryPolicy
 from taskmill.runtime.worker_identity import is_dead_local_worker, new_worker_id
-from taskmill.snapshot import SchedulerSnapshot, ViewRead, take_snapshot
+from taskmill.snapshot import SchedulerSnapshot, TagStatsView, ViewRead, take_snapshot
 from taskmill.submission import TaskSubmission
 
 ExecutorFunction = Callable[[TaskContext], Any]
@@ -51,6 +54,7 @@ DEFAULT_POLL_SECONDS = 0.05
 HOME_ENV = "TASKMILL_HOME"
 DEFAULT_HOME = ".taskmill"
 _AUDIT_SKIP = {"originator_id", "originator_version", "timestamp", "originator_topic"}
+VIEWS = ("operational", "analytical")
 
 
 class Scheduler:
@@ -64,6 +68,7 @@ class Scheduler:
         self,
         log: TaskLog,
         view: OperationalView,
+        analytics: AnalyticalView,
         *,
         max_concurrency: int = DEFAULT_CONCURRENCY,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
@@ -72,6 +77,7 @@ class Scheduler:
         self._log = log
         self._source = LogSource(log)
         self._view = view
+        self._analytics = analytics
         self._registry = Registry()
         self._progress_listeners: list[Callable[[TaskContext], None]] = []
         self._dispatcher = Dispatcher(
@@ -119,10 +125,13 @@ class Scheduler:
         location = resolve_location(folder, event_store_url)
         check_folder(location, create=create)
         log = TaskLog(event_store_env(location), clock)
-        view = OperationalView(Path(location.folder) / "views", log.name)
+        views = Path(location.folder) / "views"
+        view = OperationalView(views, log.name)
+        analytics = AnalyticalView(views, log.name)
         scheduler = cls(
             log,
             view,
+            analytics,
             max_concurrency=max_concurrency,
             lease_seconds=lease_seconds,
             poll_seconds=poll_seconds,
@@ -132,6 +141,7 @@ class Scheduler:
         return scheduler
 
     def close(self) -> None:
+        self._analytics.close()
         self._view.close()
         self._log.close()
 
@@ -335,6 +345,21 @@ class Scheduler:
         with self._view.reading() as connection:
             return queries.count_by_tag(connection, key, wanted)
 
+    def aggregate_tasks(
+        self, aggregate: TaskAggregate, *, max_staleness: timedelta | None = None
+    ) -> list[AggregateRow]:
+        """Group, filter and sum tasks in the analytical (DuckDB) view: largest count first.
+        Caught up to the log first, unless it was caught up within `max_staleness`."""
+        if not isinstance(aggregate, TaskAggregate):
+            raise InvalidQuery(f"aggregate: expected a TaskAggregate, got {aggregate!r}")
+        spec = aggregate.to_spec()
+        result = self._analytics.read(
+            self._source,
+            lambda connection, columns: run_aggregate(connection, spec, columns),
+            _staleness(max_staleness),
+        )
+        return aggregate_rows(result)
+
     def tag_values(self, key: str) -> list[str]:
         """Every value the tag has on any task, sorted."""
         self.catch_up()
@@ -373,10 +398,29 @@ class Scheduler:
         """Apply any events the log has beyond the view; returns the view's position."""
         return self._view.catch_up(self._source)
 
-    def rebuild_views(self, progress: Callable[[int, int], None] | None = None) -> int:
-        """Replay the whole log into a fresh operational view and swap it in; returns the
-        number of events replayed. `progress(position, head)` is called after every page."""
-        return self._view.rebuild(self._source, progress)
+    def rebuild_views(
+        self,
+        progress: Callable[[int, int], None] | None = None,
+        *,
+        views: Iterable[str] = VIEWS,
+    ) -> int:
+        """Replay the whole log into fresh views (`operational`, `analytical`, or both, the
+        default) and swap them in; returns the number of events replayed into each.
+        `progress(position, head)` is called after every page of each view."""
+        chosen = list(dict.fromkeys(views if not isinstance(views, str) else [views]))
+        unknown = [v for v in chosen if v not in VIEWS]
+        if unknown or not chosen:
+            raise InvalidQuery(f"views: expected some of {', '.join(VIEWS)}, got {chosen!r}")
+        replayed = 0
+        if "operational" in chosen:
+            replayed = self._view.rebuild(self._source, progress)
+        if "analytical" in chosen:
+            replayed = self._analytics.rebuild(self._source, progress)
+        return replayed
+
+    def catch_up_analytics(self) -> int:
+        """Apply any events the log has beyond the analytical view; returns its position."""
+        return self._analytics.catch_up(self._source)
 
     @property
     def log_position(self) -> int:
@@ -486,10 +530,24 @@ class Scheduler:
                 taken_at=self._log.now(),
                 local_progress=local,
                 group_limit=self.group_limit,
+                history=self._stats_by_tag_as_of,
             )
         except BaseException:
             read.close()
             raise
+
+    def _stats_by_tag_as_of(self, key: str, moment: datetime) -> TagStatsView:
+        rows = self.aggregate_tasks(
+            TaskAggregate().group_by_tag(key).group_by_status().as_of(moment)
+        )
+        return TagStatsView.from_counts(
+            key,
+            [
+                (str(row.group[key]), row.status.value, row.count)
+                for row in rows
+                if row.group[key] is not None and row.status is not None
+            ],
+        )
 
     @staticmethod
     def _feed_position(from_position: int | None) -> int:
@@ -545,6 +603,14 @@ def _moment(field: str, value: object) -> datetime:
     if not isinstance(value, datetime):
         raise InvalidQuery(f"{field}: must be a datetime, got {type(value).__name__}")
     return as_utc(value)
+
+
+def _staleness(value: object) -> timedelta | None:
+    if value is None:
+        return None
+    if not isinstance(value, timedelta) or value < timedelta(0):
+        raise InvalidQuery(f"max_staleness: expected a timedelta >= 0 or None, got {value!r}")
+    return value
 
 
 def _positive_int(value: object) -> bool:

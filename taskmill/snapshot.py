@@ -107,6 +107,11 @@ class TagStatsView:
         ordered = sorted(stats.items(), key=lambda item: (-item[1].total, item[0]))
         self._stats: dict[str, TagStats] = dict(ordered)
 
+    @classmethod
+    def from_counts(cls, key: str, rows: list[tuple[str, str, int]]) -> TagStatsView:
+        """From `(value, status, n)` rows."""
+        return cls(key, tag_stats_from_rows(rows))
+
     def __iter__(self) -> Iterator[tuple[str, TagStats]]:
         return iter(list(self._stats.items()))
 
@@ -200,17 +205,27 @@ class SchedulerSnapshot(BaseModel):
 
     _read: ViewRead | None = PrivateAttr(default=None)
     _by_tag: dict[str, TagStatsView] = PrivateAttr(default_factory=dict)
+    _history: Callable[[str, datetime], TagStatsView] | None = PrivateAttr(default=None)
 
     @property
     def total(self) -> int:
         return sum(self.counts.values())
 
-    def stats_by_tag(self, key: str) -> TagStatsView:
+    def stats_by_tag(self, key: str, *, as_of: datetime | None = None) -> TagStatsView:
         """`TagStats` per value of the tag `key`, as of this snapshot's position:
         `for value, stats in snapshot.stats_by_tag("profile"): ...`. Keys asked for before
-        `close()` stay available after it; asking for a new key then raises `InvalidQuery`."""
+        `close()` stay available after it; asking for a new key then raises `InvalidQuery`.
+
+        With `as_of`, the same counts for the state every task was in at that past instant,
+        reconstructed from the analytical view's state changes (caught up to the log first)."""
         if not isinstance(key, str):
             raise InvalidQuery(f"key: expected a tag key (a string), got {key!r}")
+        if as_of is not None:
+            if not isinstance(as_of, datetime):
+                raise InvalidQuery(f"as_of: expected a datetime, got {type(as_of).__name__}")
+            if self._history is None:
+                raise InvalidQuery("stats_by_tag(as_of=...): this snapshot has no history")
+            return self._history(key, as_of)
         found = self._by_tag.get(key)
         if found is not None:
             return found
@@ -254,6 +269,7 @@ def take_snapshot(
     taken_at: datetime,
     local_progress: Mapping[UUID, Progress],
     group_limit: Callable[[str], int | None],
+    history: Callable[[str, datetime], TagStatsView] | None = None,
 ) -> SchedulerSnapshot:
     """Read everything a snapshot holds in `read`'s transaction; the snapshot keeps `read`."""
 
@@ -305,4 +321,5 @@ def take_snapshot(
         groups=groups,
     )
     snapshot._read = read
+    snapshot._history = history
     return snapshot

@@ -104,7 +104,9 @@ def test_rebuild_reports_progress(scheduler: Scheduler) -> None:
     scheduler.submit_batch([TaskSubmission("job") for _ in range(REBUILD_PAGE_SIZE * 2 + 100)])
     calls: list[tuple[int, int]] = []
 
-    scheduler.rebuild_views(progress=lambda position, head: calls.append((position, head)))
+    scheduler.rebuild_views(
+        progress=lambda position, head: calls.append((position, head)), views=["operational"]
+    )
 
     head = scheduler.log_position
     assert len(calls) == 3  # one call per page
@@ -179,3 +181,25 @@ def test_open_scheduler_keeps_working_after_another_process_rebuilds(
     task_id = scheduler.submit(TaskSubmission("job").tag("profile", "after")).task_id
     assert scheduler.task(task_id) is not None
     assert ("after", 1) in scheduler.count_by_tag("profile")
+
+
+def test_rebuild_replays_into_both_views_by_default(scheduler: Scheduler) -> None:
+    scheduler.submit_batch([TaskSubmission("job") for _ in range(5)])
+    calls: list[tuple[int, int]] = []
+
+    replayed = scheduler.rebuild_views(
+        progress=lambda position, head: calls.append((position, head))
+    )
+
+    head = scheduler.log_position
+    assert replayed == head
+    assert calls == [(head, head), (head, head)]  # one page for each view
+
+
+def test_rebuild_refuses_an_unknown_view(scheduler: Scheduler) -> None:
+    import pytest
+
+    from taskmill import InvalidQuery
+
+    with pytest.raises(InvalidQuery):
+        scheduler.rebuild_views(views=["operational", "cache"])

@@ -1,0 +1,1 @@
+"""The analytical view: a DuckDB file of every task, its tags and its state changes."""
