@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 import pytest
+from analytics_rows import dump_file, dump_store
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -38,11 +39,13 @@ from hypothesis.stateful import (
 from view_rows import assert_same_rows, dump, read_only
 
 import taskmill.application.task_log as task_log_module
+import taskmill.projections.analytical.view as analytical_view_module
 import taskmill.projections.operational.view as view_module
 from taskmill import (
     IllegalTransition,
     InvalidSubmission,
     Scheduler,
+    TaskAggregate,
     TaskNotFound,
     TaskQuery,
     TaskStatus,
@@ -227,6 +230,7 @@ class SchedulerMachine(RuleBasedStateMachine):
         try:
             if self.clean:
                 self.check_replay(page_sizes=[1, 7], windows=[(0, 5), (3, 11)])
+                self.check_analytics_replay([3])
         finally:
             if self._real_uuid4 is not None:
                 task_log_module.uuid4 = self._real_uuid4
@@ -570,6 +574,48 @@ class SchedulerMachine(RuleBasedStateMachine):
             self.check_ragged_pages(data)
         else:
             self.check_replay(sizes, windows)
+
+    @precondition(lambda self: self.model)
+    @rule(data=st.data())
+    @step
+    def check_analytics(self, data: st.DataObject) -> None:
+        """The analytical view, caught up at random points of the sequence (so in pages that
+        end anywhere), agrees with the model, with a view built in other page sizes, and with
+        its own rebuild."""
+        rows = self.scheduler.aggregate_tasks(
+            TaskAggregate().group_by_status().group_by_tag("a").max("attempts")
+        )
+        expected = Counter((t.status, t.tags.get("a")) for t in self.model.values())
+        assert {(row.status, row.group["a"]): row.count for row in rows} == dict(expected)
+        most = {}
+        for t in self.model.values():
+            group = (t.status, t.tags.get("a"))
+            most[group] = max(most.get(group, 0), t.attempts)
+        assert {(row.status, row.group["a"]): row.max_attempts for row in rows} == most
+        if data.draw(st.booleans(), label="replay analytics"):
+            sizes = data.draw(st.lists(st.integers(1, 9), min_size=1, max_size=2), label="sizes")
+            self.check_analytics_replay(sizes)
+
+    def check_analytics_replay(self, page_sizes: list[int]) -> None:
+        live = dump_store(self.store)
+        source = self.scheduler._source
+        for size in page_sizes:
+            original = analytical_view_module.PAGE_SIZE
+            analytical_view_module.PAGE_SIZE = size
+            try:
+                self.side_views += 1
+                side = analytical_view_module.AnalyticalView(
+                    self.folder / f"side-analytics-{self.side_views}", APP
+                )
+                try:
+                    side.catch_up(source)
+                finally:
+                    side.close()
+            finally:
+                analytical_view_module.PAGE_SIZE = original
+            assert dump_file(side.path) == live, f"analytical view built in pages of {size}"
+        assert self.scheduler.rebuild_views(views=["analytical"]) == source.head()
+        assert dump_store(self.store) == live, "rebuilt analytical view vs incremental"
 
     # -- the view properties -----------------------------------------------------------------
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import duckdb
+
+from taskmill.projections.analytical.migrations import migrate as migrate_analytical
 from taskmill.projections.operational.migrations import migrate
 from taskmill.projections.sql_files import read_sql
 
@@ -87,3 +90,48 @@ def test_the_seed_tags_table_and_index_exist(tmp_path: Path) -> None:
     assert primary_key == ["task_id", "key"]
     indexed = [row[2] for row in connection.execute("PRAGMA index_info(idx_task_tags_kv)")]
     assert indexed == ["key", "value"]
+
+
+# -- the analytical view (DuckDB) ---------------------------------------------------------------
+
+
+def describe_duckdb(connection: duckdb.DuckDBPyConnection) -> dict[str, object]:
+    """Tables with their columns (name, type, nullability, default) and constraints."""
+    shape: dict[str, object] = {}
+    tables = connection.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE table_name != 'schema_migrations' "
+        "ORDER BY table_name"
+    ).fetchall()
+    for (table,) in tables:
+        shape[f"table {table}"] = connection.execute(
+            "SELECT column_name, data_type, is_nullable, column_default "
+            "FROM duckdb_columns() WHERE table_name = ? ORDER BY column_index",
+            [table],
+        ).fetchall()
+        shape[f"constraints {table}"] = connection.execute(
+            "SELECT constraint_type, constraint_column_names FROM duckdb_constraints() "
+            "WHERE table_name = ? ORDER BY ALL",
+            [table],
+        ).fetchall()
+    return shape
+
+
+def test_analytical_migrations_build_the_expected_schema(tmp_path: Path) -> None:
+    migrated = duckdb.connect(str(tmp_path / "migrated.duckdb"))
+    migrate_analytical(migrated)
+    expected = duckdb.connect(str(tmp_path / "expected.duckdb"))
+    expected.execute(read_sql("taskmill.projections.analytical.sql", "schema.sql"))
+
+    assert describe_duckdb(migrated) == describe_duckdb(expected)
+    assert {"table tasks", "table task_tags", "table state_changes"} <= set(
+        describe_duckdb(expected)
+    )
+
+
+def test_analytical_migrating_twice_changes_nothing(tmp_path: Path) -> None:
+    connection = duckdb.connect(str(tmp_path / "view.duckdb"))
+    first = migrate_analytical(connection)
+    before = describe_duckdb(connection)
+
+    assert migrate_analytical(connection) == first
+    assert describe_duckdb(connection) == before

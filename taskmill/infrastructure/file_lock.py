@@ -17,6 +17,9 @@ from pathlib import Path
 from taskmill.domain.errors import TaskmillError
 
 POLL_SECONDS = 0.005
+YIELD_SECONDS = 0.05
+"""After letting go because another process asked, wait this long before taking the lock back,
+so that the waiter (polling every `POLL_SECONDS`) gets its turn."""
 WANTED_SLACK_NS = 20_000_000
 """File times can be a few milliseconds coarse: a request that far before the acquisition still
 counts (its sender is most likely still waiting)."""
@@ -35,6 +38,8 @@ class FileLock:
         self._wanted = path.with_name(path.name + ".wanted")
         self._fd: int | None = None
         self._acquired_ns = 0
+        self._own_request_ns = -1
+        self._yield_until = 0.0
         self._mutex = threading.Lock()
 
     @property
@@ -46,17 +51,19 @@ class FileLock:
         with self._mutex:
             if self._fd is not None:
                 return
+            pause = self._yield_until - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
             fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
             deadline = time.monotonic() + timeout
-            asked = False
             while True:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     break
                 except BlockingIOError:
-                    if not asked:
-                        self._ask_holder_to_release()
-                        asked = True
+                    # Ask again on every try: a busy holder may have let go and taken the
+                    # lock back since the last request.
+                    self._ask_holder_to_release()
                     if time.monotonic() >= deadline:
                         os.close(fd)
                         raise LockTimeout(
@@ -67,10 +74,13 @@ class FileLock:
             self._fd = fd
             self._acquired_ns = time.time_ns()
 
-    def release(self) -> None:
+    def release(self, *, yielding: bool = False) -> None:
+        """Let go; with `yielding` (another process asked), leave it a head start."""
         with self._mutex:
             if self._fd is None:
                 return
+            if yielding:
+                self._yield_until = time.monotonic() + YIELD_SECONDS
             fd, self._fd = self._fd, None
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
@@ -78,10 +88,12 @@ class FileLock:
     def wanted_elsewhere(self) -> bool:
         """Whether another holder-to-be asked for the lock since this one took it."""
         try:
-            return self._wanted.stat().st_mtime_ns >= self._acquired_ns - WANTED_SLACK_NS
+            asked = self._wanted.stat().st_mtime_ns
         except FileNotFoundError:
             return False
+        return asked != self._own_request_ns and asked >= self._acquired_ns - WANTED_SLACK_NS
 
     def _ask_holder_to_release(self) -> None:
         self._wanted.touch()
         os.utime(self._wanted)
+        self._own_request_ns = self._wanted.stat().st_mtime_ns

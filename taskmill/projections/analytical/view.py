@@ -165,7 +165,7 @@ class AnalyticalView:
                 self._close()  # never keep a connection whose transaction state is unknown
                 raise
             if self._file_lock.wanted_elsewhere():
-                self._close()
+                self._close(yielding=True)
             else:
                 self._last_use = time.monotonic()
                 self._watch()
@@ -185,13 +185,13 @@ class AnalyticalView:
             raise
         self._connection = connection
 
-    def _close(self) -> None:
+    def _close(self, *, yielding: bool = False) -> None:
         connection, self._connection = self._connection, None
         if connection is not None:
             try:
                 connection.close()
             finally:
-                self._file_lock.release()
+                self._file_lock.release(yielding=yielding)
 
     def _watch(self) -> None:
         """Close the file once idle, or at once when another process asks for it."""
@@ -206,8 +206,10 @@ class AnalyticalView:
             with self._mutex:
                 if self._connection is None:
                     return
-                idle = time.monotonic() - self._last_use >= self._idle_seconds
-                if idle or self._file_lock.wanted_elsewhere():
+                if self._file_lock.wanted_elsewhere():
+                    self._close(yielding=True)
+                    return
+                if time.monotonic() - self._last_use >= self._idle_seconds:
                     self._close()
                     return
 
