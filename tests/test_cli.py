@@ -213,10 +213,19 @@ def test_views_rebuild_replays_the_log(cli: Any, store: Path) -> None:
     for n in range(3):
         submitted_id(cli("submit", "t", "--tag", f"n={n}"))
     before = cli("ls", "--json").json()
+    sums = cli("aggregate", "--group-by-tag", "n", "--json").json()
     result = cli("views", "rebuild")
     assert result.code == 0
-    assert result.out.startswith(f"replayed {snapshot(store)[0]} events in ")
-    assert "events/s" in result.out
+    lines = result.out.splitlines()
+    head = snapshot(store)[0]
+    assert [line.split(" events in ")[0] for line in lines] == [
+        f"operational: replayed {head}",
+        f"analytical: replayed {head}",
+    ]
+    assert all("events/s" in line for line in lines)
+    assert cli("aggregate", "--group-by-tag", "n", "--json").json() == sums
+    only = cli("views", "rebuild", "--view", "analytical")
+    assert only.out.startswith(f"analytical: replayed {head} events in ")
     assert "Traceback" not in result.err and "error" not in result.err
     assert cli("ls", "--json").json() == before
 
@@ -224,7 +233,7 @@ def test_views_rebuild_replays_the_log(cli: Any, store: Path) -> None:
 def test_views_rebuild_of_an_empty_log(cli: Any, store: Path) -> None:
     Scheduler.open(store).close()
     result = cli("views", "rebuild")
-    assert result.code == 0 and result.out.startswith("replayed 0 events")
+    assert result.code == 0 and result.out.startswith("operational: replayed 0 events")
 
 
 @pytest.mark.parametrize("argv", [["ls"], ["count-by-tag", "k"], ["views", "rebuild"]])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from taskmill.cli import demo, events, snapshot, submit, tasks, views, worker
+from taskmill.cli import analytics, demo, events, snapshot, submit, tasks, views, worker
 from taskmill.cli.common import FAILURE, PROG, USAGE_ERROR, CliError, Parser
 from taskmill.domain.errors import TaskmillError, TaskNotFound
 from taskmill.infrastructure.event_store import StoreNotFound
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker.register(commands, store)
     events.register(commands, store)
     snapshot.register(commands, store)
+    analytics.register(commands, store)
     return parser
 
 

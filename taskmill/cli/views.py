@@ -6,9 +6,17 @@ import argparse
 import time
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from taskmill.cli.common import Commands, Parser, open_scheduler
+from taskmill.scheduler import VIEWS
 
 
 def register(commands: Commands, store: Parser) -> None:
@@ -18,29 +26,41 @@ def register(commands: Commands, store: Parser) -> None:
         "rebuild",
         parents=[store],
         help="replay the whole log into fresh views",
-        description="Replay the whole log into a fresh operational view and swap it in.",
+        description="Replay the whole log into fresh views (the operational SQLite view and "
+        "the analytical DuckDB view) and swap them in while other processes keep running.",
+    )
+    rebuild.add_argument(
+        "--view",
+        dest="views",
+        action="append",
+        choices=VIEWS,
+        help="rebuild only this view (repeatable; default: all)",
     )
     rebuild.set_defaults(handler=run_rebuild)
 
 
 def run_rebuild(args: argparse.Namespace) -> int:
+    views = list(dict.fromkeys(args.views or VIEWS))
     with open_scheduler(args) as scheduler:
         columns = (
-            TextColumn("replaying the log"),
+            TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
         )
-        # The bar goes to stderr so that stdout holds only the result.
+        # The bars go to stderr so that stdout holds only the results.
         with Progress(*columns, console=Console(stderr=True)) as progress:
-            bar = progress.add_task("replay", total=scheduler.log_position)
+            timings = []
+            for view in views:
+                bar = progress.add_task(f"{view} view", total=scheduler.log_position)
 
-            def advance(position: int, head: int) -> None:
-                progress.update(bar, completed=position, total=head)
+                def advance(position: int, head: int, bar: TaskID = bar) -> None:
+                    progress.update(bar, completed=position, total=head)
 
-            started = time.perf_counter()
-            replayed = scheduler.rebuild_views(progress=advance)
-            elapsed = time.perf_counter() - started
-    rate = replayed / elapsed if elapsed > 0 else 0.0
-    print(f"replayed {replayed:,} events in {elapsed:.2f} s ({rate:,.0f} events/s)")
+                started = time.perf_counter()
+                replayed = scheduler.rebuild_views(progress=advance, views=[view])
+                timings.append((view, replayed, time.perf_counter() - started))
+    for view, replayed, elapsed in timings:
+        rate = replayed / elapsed if elapsed > 0 else 0.0
+        print(f"{view}: replayed {replayed:,} events in {elapsed:.2f} s ({rate:,.0f} events/s)")
     return 0
