@@ -1,4 +1,4 @@
-"""Plain DuckDB SQL over the same rows (W3): tasks and task_tags tables, loaded column-wise."""
+"""Plain DuckDB SQL over the same rows (W3, W4): tasks and task_tags tables, loaded column-wise."""
 
 from __future__ import annotations
 
@@ -10,6 +10,12 @@ from benchmarks.workload import TASK_TYPE, TaskRow
 
 COUNT_BY_TAG = """
 SELECT g.value, count(*) AS n FROM task_tags g JOIN tasks t ON t.id = g.task_id
+WHERE g.key = ? AND t.status = 'pending'
+GROUP BY g.value ORDER BY n DESC, g.value
+"""
+SUM_BY_TAG = """
+SELECT g.value, count(*) AS n, sum(t.expected_net_tx_bytes) AS bytes
+FROM task_tags g JOIN tasks t ON t.id = g.task_id
 WHERE g.key = ? AND t.status = 'pending'
 GROUP BY g.value ORDER BY n DESC, g.value
 """
@@ -58,3 +64,7 @@ class DuckDbBaseline:
 
     def count_by_tag(self, key: str) -> list[tuple[str, int]]:
         return [(v, int(n)) for v, n in self.connection.execute(COUNT_BY_TAG, [key]).fetchall()]
+
+    def sum_by_tag(self, key: str) -> list[tuple[str, int, int]]:
+        rows = self.connection.execute(SUM_BY_TAG, [key]).fetchall()
+        return [(v, int(n), int(b)) for v, n, b in rows]

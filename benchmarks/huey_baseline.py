@@ -156,6 +156,20 @@ class HueyBaseline:
         counts = Counter(tags[key] for _, tags in self._pending_args() if key in tags)
         return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
 
+    def sum_by_tag(self, key: str) -> list[tuple[str, int, int]]:
+        """W4: pending tasks and their expected bytes per value of the tag."""
+        deserialise = self.huey.deserialize_task
+        totals: dict[str, list[int]] = {}
+        for data in self.huey.storage.enqueued_items():
+            task = deserialise(data)
+            tags, expected = task.args
+            if key in tags:
+                total = totals.setdefault(tags[key], [0, 0])
+                total[0] += 1
+                total[1] += expected
+        rows = [(value, n, b) for value, (n, b) in totals.items()]
+        return sorted(rows, key=lambda row: (-row[1], row[0]))
+
     def run_all(self, workers: int) -> float:
         """W5: run every pending task with Huey's consumer (`workers` threads) in this process;
         the seconds from `consumer.start()` until the task has run for each of them."""

@@ -46,6 +46,12 @@ SELECT g.value, count(*) AS n FROM task_tags g JOIN tasks t ON t.id = g.task_id
 WHERE g.key = ? AND t.status = 'pending'
 GROUP BY g.value ORDER BY n DESC, g.value
 """
+SUM_BY_TAG = """
+SELECT g.value, count(*) AS n, sum(t.expected_net_tx_bytes) AS bytes
+FROM task_tags g JOIN tasks t ON t.id = g.task_id
+WHERE g.key = ? AND t.status = 'pending'
+GROUP BY g.value ORDER BY n DESC, g.value
+"""
 
 
 class RawSqlite:
@@ -95,6 +101,11 @@ class RawSqlite:
     def count_by_tag(self, key: str) -> list[tuple[str, int]]:
         """Pending tasks per value of the tag, largest first (W3)."""
         return [(v, int(n)) for v, n in self.connection.execute(COUNT_BY_TAG, (key,))]
+
+    def sum_by_tag(self, key: str) -> list[tuple[str, int, int]]:
+        """Pending tasks and their expected bytes per value of the tag (W4)."""
+        rows = self.connection.execute(SUM_BY_TAG, (key,))
+        return [(v, int(n), int(b)) for v, n, b in rows]
 
 
 def _params(row: TaskRow) -> tuple[tuple[object, ...], list[tuple[str, str, str]]]:

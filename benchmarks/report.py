@@ -30,7 +30,7 @@ COLUMNS = (
     *(c for s in SYSTEMS for c in (s, f"vs {s}")[: 1 + (s != TASKMILL)]),
     "goal",
 )
-HUEY_FIGURES = ("W1", "W1b", "W2-100", "W2-all", "W3", "W5-submit", "W5-run-", "W5-e2e-")
+HUEY_FIGURES = ("W1", "W1b", "W2-100", "W2-all", "W3", "W4", "W5-submit", "W5-run-", "W5-e2e-")
 
 
 def _huey_figure(key: str) -> bool:

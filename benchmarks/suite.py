@@ -22,9 +22,20 @@ from benchmarks.figures import DUCKDB, HUEY, SQLITE, TASKMILL, Figure, figure_or
 from benchmarks.huey_baseline import HueyBaseline
 from benchmarks.raw_sqlite import RawSqlite
 from benchmarks.timing import Summary, throughput, warm_ms
-from benchmarks.workload import COUNT_KEY, FILTER_KEY, FILTER_VALUE, TaskRow, batches, make_workload
+from benchmarks.workload import (
+    COUNT_KEY,
+    FILTER_KEY,
+    FILTER_VALUE,
+    SUM_KEY,
+    TaskRow,
+    batches,
+    make_workload,
+    to_submission,
+)
 
 FIRST = 100  # W2 "first 100"
+RUNNING = 1_000  # W7: tasks running while the snapshot is taken
+CATCH_UP_PAGE = 500  # events in the page whose analytical catch-up is timed
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +180,7 @@ def _raw_batch_and_queries(
             first=lambda: raw.filter_ids(FILTER_KEY, FILTER_VALUE, FIRST),
             every=lambda: raw.filter_ids(FILTER_KEY, FILTER_VALUE, None),
             count=lambda: raw.count_by_tag(COUNT_KEY),
+            total=lambda: raw.sum_by_tag(SUM_KEY),
         )
     finally:
         raw.close()
@@ -190,6 +202,7 @@ def _huey_batch_and_queries(
             first=lambda: queue.filter_ids(FILTER_KEY, FILTER_VALUE, FIRST),
             every=lambda: queue.filter_ids(FILTER_KEY, FILTER_VALUE, None),
             count=lambda: queue.count_by_tag(COUNT_KEY),
+            total=lambda: queue.sum_by_tag(SUM_KEY),
         )
     finally:
         queue.close()
@@ -215,18 +228,58 @@ def _taskmill_batch_and_queries(
             first=lambda: taskmill_runner.filter_ids(scheduler, FILTER_KEY, FILTER_VALUE, FIRST),
             every=lambda: taskmill_runner.filter_ids(scheduler, FILTER_KEY, FILTER_VALUE, None),
             count=lambda: taskmill_runner.count_by_tag(scheduler, COUNT_KEY),
+            total=lambda: taskmill_runner.sum_by_tag(scheduler, SUM_KEY),
         )
-        start = time.perf_counter()
-        events = taskmill_runner.rebuild(scheduler)
-        _record(samples, "W6", TASKMILL, label, events / (time.perf_counter() - start))
-        _expect(events >= len(rows), f"W6: rebuild replayed {events} events for {len(rows)} tasks")
-        info["log_events"] = events
+        ms, analytical = warm_ms(
+            lambda: taskmill_runner.count_by_tag_analytical(scheduler, COUNT_KEY), settings.calls
+        )
+        _record(samples, "W3-dv", TASKMILL, label, ms)
+        _expect(analytical == answers["count"], "W3: the DuckDB view counts differently")
+        for key, view in (("W6", "operational"), ("W6-an", "analytical")):
+            start = time.perf_counter()
+            events = taskmill_runner.rebuild(scheduler, view)
+            _record(samples, key, TASKMILL, label, events / (time.perf_counter() - start))
+            _expect(events >= len(rows), f"{key}: replayed {events} events for {len(rows)} tasks")
+            info["log_events"] = events
         _expect(
             taskmill_runner.count_by_tag(scheduler, COUNT_KEY) == answers["count"],
             "W6: the rebuilt view counts differently from the incremental one",
         )
+        _while_running(scheduler, settings, samples, label)
+        _catch_up_one_page(scheduler, rows, samples, label)
     info.setdefault("durability", environment.durability(store))
     return answers
+
+
+def _catch_up_one_page(scheduler: Any, rows: list[TaskRow], samples: Samples, label: str) -> None:
+    """The analytical view's cost of catching up one page of new events: `CATCH_UP_PAGE`
+    submissions, then `CATCH_UP_PAGE` starts (updates of rows already in the view)."""
+    scheduler.catch_up_analytics()
+    scheduler.submit_batch([to_submission(row) for row in rows[:CATCH_UP_PAGE]])
+    start = time.perf_counter()
+    scheduler.catch_up_analytics()
+    _record(samples, "W4-catchup", TASKMILL, label, (time.perf_counter() - start) * 1000.0)
+    taskmill_runner.start_some(scheduler, CATCH_UP_PAGE)
+    start = time.perf_counter()
+    scheduler.catch_up_analytics()
+    _record(samples, "W4-catchup-changes", TASKMILL, label, (time.perf_counter() - start) * 1e3)
+
+
+def _while_running(scheduler: Any, settings: Settings, samples: Samples, label: str) -> None:
+    """W7: `snapshot().stats_by_tag` with `RUNNING` tasks running; the same counts from the
+    DuckDB view (`as_of` the snapshot) must agree."""
+    pending = sum(n for _, n in taskmill_runner.count_by_tag(scheduler, COUNT_KEY))
+    target = min(RUNNING, pending)
+    taskmill_runner.start_some(scheduler, target)
+    ms, live = warm_ms(lambda: taskmill_runner.stats_by_tag(scheduler, COUNT_KEY), settings.calls)
+    _record(samples, "W7", TASKMILL, label, ms)
+    ms, past = warm_ms(
+        lambda: taskmill_runner.stats_by_tag_as_of(scheduler, COUNT_KEY), settings.calls
+    )
+    _record(samples, "W7-dv", TASKMILL, label, ms)
+    _expect(live == past, "W7: the DuckDB view's stats_by_tag differ from the live snapshot")
+    running = sum(by_status.get("running", 0) for by_status in live.values())
+    _expect(running == target, f"W7: {running} tasks running, not {target}")
 
 
 def _duckdb_queries(
@@ -238,7 +291,9 @@ def _duckdb_queries(
     try:
         ms, counts = warm_ms(lambda: duck.count_by_tag(COUNT_KEY), settings.calls)
         _record(samples, "W3", DUCKDB, label, ms)
-        return {"count": counts}
+        ms, totals = warm_ms(lambda: duck.sum_by_tag(SUM_KEY), settings.calls)
+        _record(samples, "W4", DUCKDB, label, ms)
+        return {"count": counts, "total": totals}
     finally:
         duck.close()
 
@@ -252,12 +307,14 @@ def _queries(
     first: Callable[[], list[Any]],
     every: Callable[[], list[Any]],
     count: Callable[[], list[tuple[str, int]]],
+    total: Callable[[], list[tuple[str, int, int]]],
 ) -> dict[str, Any]:
     answers: dict[str, Any] = {}
     for key, name, query in (
         ("W2-100", "first", first),
         ("W2-all", "all", every),
         ("W3", "count", count),
+        ("W4", "total", total),
     ):
         ms, answers[name] = warm_ms(query, calls)
         _record(samples, key, system, label, ms)
@@ -278,6 +335,8 @@ def _check_answers(n: int, answers: dict[str, dict[str, Any]]) -> None:
     counts = {system: a["count"] for system, a in answers.items()}
     _expect(len({tuple(c) for c in counts.values()}) == 1, f"W3: systems disagree: {counts}")
     _expect(sum(n for _, n in counts[SQLITE]) == n, f"W3: counts do not add up to {n}")
+    totals = {system: a["total"] for system, a in answers.items()}
+    _expect(len({tuple(t) for t in totals.values()}) == 1, f"W4: systems disagree: {totals}")
 
 
 def _each(action: Callable[[TaskRow], None], rows: list[TaskRow]) -> None:

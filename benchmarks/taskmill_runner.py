@@ -6,7 +6,7 @@ from pathlib import Path
 from uuid import UUID
 
 from benchmarks.workload import TaskRow, batches, to_submission
-from taskmill import Scheduler, TaskQuery, TaskStatus
+from taskmill import Scheduler, TaskAggregate, TaskQuery, TaskStatus
 
 BATCH_SIZE = 1_000
 
@@ -40,6 +40,54 @@ def count_by_tag(scheduler: Scheduler, key: str) -> list[tuple[str, int]]:
     return scheduler.count_by_tag(key, status=TaskStatus.PENDING)
 
 
-def rebuild(scheduler: Scheduler) -> int:
+def count_by_tag_analytical(scheduler: Scheduler, key: str) -> list[tuple[str, int]]:
+    """W3 answered by the DuckDB view instead (`aggregate_tasks`), in `count_by_tag`'s order."""
+    rows = scheduler.aggregate_tasks(
+        TaskAggregate().group_by_tag(key).with_status(TaskStatus.PENDING)
+    )
+    return [(str(r.group[key]), r.count) for r in rows if r.group[key] is not None]
+
+
+def sum_by_tag(scheduler: Scheduler, key: str) -> list[tuple[str, int, int]]:
+    """W4: pending tasks and their expected bytes per value of the tag."""
+    rows = scheduler.aggregate_tasks(
+        TaskAggregate()
+        .group_by_tag(key)
+        .sum("expected_net_tx_bytes")
+        .with_status(TaskStatus.PENDING)
+    )
+    return [
+        (str(r.group[key]), r.count, int(r.sum_expected_net_tx_bytes))
+        for r in rows
+        if r.group[key] is not None
+    ]
+
+
+def stats_by_tag(scheduler: Scheduler, key: str) -> dict[str, dict[str, int]]:
+    """W7: a fresh snapshot's per-status counts for every value of the tag."""
+    with scheduler.snapshot() as snapshot:
+        return {
+            value: {s.value: n for s, n in stats.by_status().items() if n}
+            for value, stats in snapshot.stats_by_tag(key)
+        }
+
+
+def stats_by_tag_as_of(scheduler: Scheduler, key: str) -> dict[str, dict[str, int]]:
+    """W7 answered by the DuckDB view: the same counts reconstructed `as_of` now."""
+    with scheduler.snapshot() as snapshot:
+        return {
+            value: {s.value: n for s, n in stats.by_status().items() if n}
+            for value, stats in snapshot.stats_by_tag(key, as_of=snapshot.taken_at)
+        }
+
+
+def start_some(scheduler: Scheduler, count: int) -> None:
+    """Begin an attempt on `count` pending tasks (W7 measures while they run)."""
+    query = TaskQuery().with_status(TaskStatus.PENDING).limit(count)
+    for record in scheduler.query_tasks(query):
+        scheduler.start(record.id)
+
+
+def rebuild(scheduler: Scheduler, view: str) -> int:
     """W6: replay the whole log into a fresh view; the number of events replayed."""
-    return scheduler.rebuild_views()
+    return scheduler.rebuild_views(views=[view])

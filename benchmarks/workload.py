@@ -17,7 +17,8 @@ SRC_ENDPOINTS = tuple(f"s3://src-{i}.example.com" for i in range(5))
 DST_ENDPOINTS = tuple(f"s3://dst-{i}.example.com" for i in range(5))
 DIRECTIONS = ("left_to_right", "right_to_left")
 FILTER_KEY, FILTER_VALUE = "profile", "p7"  # W2
-COUNT_KEY = "profile"  # W3
+COUNT_KEY = "profile"  # W3, W7
+SUM_KEY = "dst_endpoint"  # W4
 DEFAULT_SEED = 2024
 
 
