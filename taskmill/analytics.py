@@ -13,8 +13,7 @@ import os
 import tempfile
 from datetime import timedelta
 from pathlib import Path
-
-import duckdb
+from typing import TYPE_CHECKING
 
 from taskmill.application.log_source import LogSource
 from taskmill.application.task_log import TaskLog
@@ -23,6 +22,9 @@ from taskmill.infrastructure.clock import utc_now
 from taskmill.infrastructure.event_store import check_folder, event_store_env, resolve_location
 from taskmill.projections.analytical.view import AnalyticalView, open_database
 from taskmill.scheduler import DEFAULT_HOME, HOME_ENV
+
+if TYPE_CHECKING:
+    import duckdb
 
 __all__ = ["TABLES", "connect"]
 

@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-import duckdb
 import orjson
 from rich.markup import escape
 from rich.table import Column, Table
@@ -150,6 +149,8 @@ def run_sql(args: argparse.Namespace) -> int:
         connection = taskmill.analytics.connect(store_folder(args), max_staleness=None)
     except OSError as error:
         raise CliError(f"cannot open store: {error.strerror or error}", FAILURE) from None
+    import duckdb
+
     try:
         try:
             result = connection.execute(args.query)

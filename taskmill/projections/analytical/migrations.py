@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import duckdb
+from typing import TYPE_CHECKING
 
 from taskmill.projections.sql_files import load_migrations
+
+if TYPE_CHECKING:
+    import duckdb  # imported when a view is opened: processes that never aggregate skip it
 
 MIGRATIONS_PACKAGE = "taskmill.projections.analytical.sql"
 

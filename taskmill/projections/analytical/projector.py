@@ -11,15 +11,17 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
 import orjson
 
 from taskmill.domain import task_events as ev
 from taskmill.domain.io_figures import IO_FIELDS, IOFigures
 from taskmill.domain.status import TaskStatus
 from taskmill.projections.sql_files import load_statements
+
+if TYPE_CHECKING:
+    import duckdb  # imported when a view is opened: processes that never aggregate skip it
 
 SQL = load_statements("taskmill.projections.analytical.sql", "write.sql")
 MAX_TAG_COLUMNS = 256

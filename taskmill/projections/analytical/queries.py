@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-
-import duckdb
+from typing import TYPE_CHECKING, Any
 
 from taskmill.projections.sql_files import load_statements
+
+if TYPE_CHECKING:
+    import duckdb  # imported when a view is opened: processes that never aggregate skip it
 
 SQL = load_statements("taskmill.projections.analytical.sql", "read.sql")
 

@@ -19,15 +19,16 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
-
-import duckdb
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from taskmill.infrastructure.clock import utc_now
 from taskmill.infrastructure.file_lock import FileLock
 from taskmill.projections.analytical.migrations import migrate
 from taskmill.projections.analytical.projector import SQL, AnalyticalPage
 from taskmill.projections.operational.event_source import EventSource
+
+if TYPE_CHECKING:
+    import duckdb  # imported when a view is opened: processes that never aggregate skip it
 
 T = TypeVar("T")
 
@@ -40,11 +41,13 @@ LOCK_TIMEOUT_SECONDS = 30.0
 WATCH_SECONDS = 0.02
 """How often an idle holder checks whether another process asked for the file."""
 
-Reader = Callable[[duckdb.DuckDBPyConnection, dict[str, str]], T]
+Reader = Callable[["duckdb.DuckDBPyConnection", dict[str, str]], T]
 """A query over the view: gets the connection and the tag key -> generated column map."""
 
 
 def open_database(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    import duckdb
+
     connection = duckdb.connect(str(path), read_only=read_only)
     connection.execute("SET TimeZone = 'UTC'")
     return connection
