@@ -76,6 +76,8 @@ class AnalyticalView:
         self._tag_columns: dict[str, str] = {}
         self._last_use = 0.0
         self._watcher: threading.Thread | None = None
+        self._held_position: int | None = None
+        """The file's position, known while this process holds the file (None otherwise)."""
         self._checked_at: datetime | None = None
         """When this process last found the view at the log's head (for bounded staleness)."""
 
@@ -189,6 +191,7 @@ class AnalyticalView:
         self._connection = connection
 
     def _close(self, *, yielding: bool = False) -> None:
+        self._held_position = None
         connection, self._connection = self._connection, None
         if connection is not None:
             try:
@@ -238,12 +241,18 @@ class AnalyticalView:
             )
             if latest is not None and now - latest <= max_staleness:
                 return
+        # While this process holds the file nobody else writes it, so the position it last saw
+        # is still the file's: when the log has nothing newer, skip asking the file.
+        if self._held_position is not None and source.head() <= self._held_position:
+            self._checked_at = now
+            return
         try:
             _follow(connection, self._application_name, source, self._tag_columns, PAGE_SIZE)
         except BaseException:
             # A rolled-back page may have added tag columns: forget them, re-read on reopen.
             self._close()
             raise
+        self._held_position = self._position(connection)[0]
         self._checked_at = now
 
 
