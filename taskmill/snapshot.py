@@ -18,14 +18,14 @@ from types import TracebackType
 from typing import Any, Self, TypeVar, overload
 from uuid import UUID
 
+import orjson
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from taskmill.domain.errors import InvalidQuery
 from taskmill.domain.status import TaskStatus
+from taskmill.domain.trusted import construct_trusted
 from taskmill.infrastructure.sqlite_wal import BUSY_TIMEOUT_SECONDS
 from taskmill.projections.operational import queries
-from taskmill.projections.operational.queries import TaskFilter
-from taskmill.records import TaskRecord
 from taskmill.runtime.context import Progress
 
 T = TypeVar("T")
@@ -279,27 +279,32 @@ def take_snapshot(
         return (
             queries.view_position(connection, application_name),
             queries.status_counts(connection),
-            queries.select_tasks(connection, TaskFilter(statuses=(TaskStatus.RUNNING.value,))),
+            queries.running_tasks(connection),
             queries.group_status_counts(connection),
         )
 
     position, counts, rows, group_rows = read.run(everything)
     running = []
-    for row in rows:
-        record = TaskRecord.from_row(row)
-        progress = local_progress.get(record.id)
+    for task_id, task_type, tags, group, attempts, started_at, worker_id in rows:
+        progress = local_progress.get(UUID(task_id))
+        # Trusted path: the view's rows were written from validated events.
         running.append(
-            RunningTask(
-                task_id=record.id,
-                task_type=record.task_type,
-                tags=dict(record.tags),
-                group=record.group,
-                attempt=record.attempts,
-                started_at=record.started_at,
-                worker_id=record.worker_id,
-                local=progress is not None,
-                progress=None if progress is None else progress.fraction,
-                message=None if progress is None else progress.message,
+            construct_trusted(
+                RunningTask,
+                {
+                    "task_id": UUID(task_id),
+                    "task_type": task_type,
+                    "tags": orjson.loads(tags),
+                    "group": group,
+                    "attempt": attempts,
+                    "started_at": None
+                    if started_at is None
+                    else datetime.fromisoformat(started_at),
+                    "worker_id": worker_id,
+                    "local": progress is not None,
+                    "progress": None if progress is None else progress.fraction,
+                    "message": None if progress is None else progress.message,
+                },
             )
         )
     per_group: dict[str, dict[str, int]] = {}

@@ -208,3 +208,8 @@ def group_status_counts(connection: sqlite3.Connection) -> list[tuple[str, str, 
         (group, status, int(n))
         for group, status, n in connection.execute(SQL["group_status_counts"])
     ]
+
+
+def running_tasks(connection: sqlite3.Connection) -> list[tuple[Any, ...]]:
+    """(id, type, tags JSON, group, attempts, started_at, worker_id) of every running task."""
+    return connection.execute(SQL["running_tasks"]).fetchall()

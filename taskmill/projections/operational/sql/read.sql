@@ -116,3 +116,9 @@ SELECT value, status, n FROM tag_counts WHERE key = :key AND n > 0
 SELECT group_key, status, count(*) FROM tasks
 WHERE status IN ('pending', 'running') AND group_key IS NOT NULL
 GROUP BY group_key, status
+
+-- name: running_tasks
+-- What a snapshot shows of each running task (not the whole record: no payload to parse).
+SELECT id, task_type, tags, group_key, attempts, started_at, worker_id FROM tasks
+WHERE status = 'running'
+ORDER BY priority, seq
