@@ -28,11 +28,11 @@ def submit_batches(scheduler: Scheduler, rows: list[TaskRow]) -> None:
 
 
 def filter_ids(scheduler: Scheduler, key: str, value: str, limit: int | None) -> list[UUID]:
-    """W2: ids of pending tasks with the tag (the API returns full records; we keep the ids)."""
+    """W2: ids of pending tasks with the tag (`query_task_ids`: no records are built)."""
     query = TaskQuery().with_tag(key, value).with_status(TaskStatus.PENDING)
     if limit is not None:
         query = query.limit(limit)
-    return [record.id for record in scheduler.query_tasks(query)]
+    return scheduler.query_task_ids(query)
 
 
 def count_by_tag(scheduler: Scheduler, key: str) -> list[tuple[str, int]]:

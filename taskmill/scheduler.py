@@ -332,6 +332,10 @@ class Scheduler:
         """Full records of the matching tasks, by priority then submission."""
         return self._select((query or TaskQuery()).to_filter())
 
+    def query_task_ids(self, query: TaskQuery | None = None) -> list[UUID]:
+        """Only the ids of the matching tasks, in `query_tasks` order (no records built)."""
+        return self._select_ids((query or TaskQuery()).to_filter())
+
     def task(self, task_id: UUID | str) -> TaskRecord | None:
         found = self._select(TaskFilter(task_ids=(str(_task_id(task_id)),)))
         return found[0] if found else None

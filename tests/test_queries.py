@@ -405,3 +405,22 @@ def test_tag_and_status_pages_match_a_reference_filter(tmp_path: Path) -> None:
                 pages += [r.id for r in page]
                 last = page[-1]
             assert pages == expected
+
+
+def test_query_task_ids_are_the_ids_of_query_tasks_in_the_same_order(
+    scheduler: Scheduler,
+) -> None:
+    for n in range(12):
+        scheduler.submit(
+            TaskSubmission("job", priority=n % 3, tags={"profile": ["dr", "prod"][n % 2]})
+        )
+    queries = [
+        TaskQuery(),
+        TaskQuery().with_tag("profile", "dr"),
+        TaskQuery().with_tag("profile", "dr").with_status(TaskStatus.PENDING).limit(4),
+        TaskQuery().with_tag("profile", "nobody"),
+    ]
+    for query in queries:
+        expected = [record.id for record in scheduler.query_tasks(query)]
+        assert scheduler.query_task_ids(query) == expected
+    assert len(scheduler.query_task_ids()) == 12
