@@ -20,6 +20,11 @@ WHERE g.key = ? AND t.status = 'pending'
 GROUP BY g.value ORDER BY n DESC, g.value
 """
 
+STATS_BY_TAG = """
+SELECT g.value, t.status, count(*) FROM task_tags g JOIN tasks t ON t.id = g.task_id
+WHERE g.key = ? GROUP BY 1, 2
+"""
+
 
 class DuckDbBaseline:
     """An in-memory DuckDB database holding the workload's rows."""
@@ -68,3 +73,8 @@ class DuckDbBaseline:
     def sum_by_tag(self, key: str) -> list[tuple[str, int, int]]:
         rows = self.connection.execute(SUM_BY_TAG, [key]).fetchall()
         return [(v, int(n), int(b)) for v, n, b in rows]
+
+    def stats_by_tag(self, key: str) -> list[tuple[str, str, int]]:
+        """(value, status, tasks) for every value of the tag (W7's counts in plain SQL)."""
+        rows = self.connection.execute(STATS_BY_TAG, [key]).fetchall()
+        return [(v, s, int(n)) for v, s, n in rows]
