@@ -99,7 +99,9 @@ WHERE key >= :prefix AND key < :prefix_end AND n > 0 ORDER BY key
 SELECT DISTINCT key FROM tag_counts WHERE n > 0 ORDER BY key
 
 -- name: status_counts
-SELECT status, count(*) FROM tasks GROUP BY status
+-- Every task has exactly one taskmill.type tag, so its counters count every task once: the
+-- answer costs the same at any number of tasks.
+SELECT status, sum(n) FROM tag_counts WHERE key = 'taskmill.type' AND n > 0 GROUP BY status
 
 -- name: tags_of_tasks
 -- Every tag of the tasks whose ids are in the JSON array :ids (the event feed's lookup).
@@ -113,9 +115,9 @@ SELECT notification_id FROM view_position WHERE application_name = :application_
 SELECT value, status, n FROM tag_counts WHERE key = :key AND n > 0
 
 -- name: group_status_counts
-SELECT group_key, status, count(*) FROM tasks
-WHERE status IN ('pending', 'running') AND group_key IS NOT NULL
-GROUP BY group_key, status
+-- A task has the taskmill.group tag exactly when it has a group: its counters per status.
+SELECT value, status, n FROM tag_counts
+WHERE key = 'taskmill.group' AND status IN ('pending', 'running') AND n > 0
 
 -- name: running_tasks
 -- What a snapshot shows of each running task (not the whole record: no payload to parse).
