@@ -14,6 +14,7 @@ from taskmill.domain.io_figures import IOFigures
 from taskmill.domain.status import TaskStatus
 from taskmill.feed.models import SchedulerEvent
 from taskmill.infrastructure.event_store import InvalidStoreConfig, StoreNotFound
+from taskmill.infrastructure.file_lock import LockTimeout
 from taskmill.query import TaskQuery
 from taskmill.records import HistoryEntry, SubmitResult, TaskRecord
 from taskmill.runtime.context import TaskContext
@@ -33,6 +34,7 @@ __all__ = [
     "InvalidStatus",
     "InvalidStoreConfig",
     "InvalidSubmission",
+    "LockTimeout",
     "PermanentError",
     "RetryPolicy",
     "RunningTask",

@@ -17,9 +17,11 @@ from taskmill import (
     AggregateRow,
     InvalidQuery,
     InvalidStatus,
+    LockTimeout,
     Scheduler,
     StoreNotFound,
     TaskAggregate,
+    TaskmillError,
     TaskStatus,
     TaskSubmission,
 )
@@ -455,3 +457,24 @@ def test_connect_to_a_missing_store_is_a_typed_error(tmp_path: Path) -> None:
     with pytest.raises(StoreNotFound):
         taskmill.analytics.connect(tmp_path / "nothing-here")
     assert not (tmp_path / "nothing-here").exists()
+
+
+def test_a_view_held_too_long_elsewhere_is_a_typed_error(scheduler: Scheduler, store: Path) -> None:
+    from taskmill.infrastructure.file_lock import FileLock
+    from taskmill.projections.analytical.view import AnalyticalView
+
+    transfers(scheduler, 2)
+    scheduler.aggregate_tasks(TaskAggregate())  # the view follows the log
+    scheduler.close()  # and lets go of the file
+    other = FileLock(store / "views" / "analytics.lock")
+    other.acquire(timeout=1)  # another process holding the file, busy, never letting go
+    try:
+        view = AnalyticalView(store / "views", "taskmill", lock_timeout=0.2)
+        with pytest.raises(LockTimeout) as raised:
+            view.position()
+        assert isinstance(raised.value, TaskmillError)
+        assert other.wanted_elsewhere()  # the waiter asked the holder to let go
+    finally:
+        other.release()
+    assert view.position() > 0
+    view.close()
