@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 
 from taskmill.domain import task_events as ev
-from taskmill.domain.io_figures import IOFigures
+from taskmill.domain.io_figures import IO_FIELDS, IOFigures
 from taskmill.domain.status import TaskStatus
 from taskmill.projections.sql_files import load_statements
 
@@ -22,8 +22,16 @@ def iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
 
 
+_IO_COLUMNS = {
+    prefix: tuple((f"{prefix}_{name}", name) for name in IO_FIELDS)
+    for prefix in ("expected", "actual")
+}
+
+
 def _io(prefix: str, figures: IOFigures) -> dict[str, int]:
-    return {f"{prefix}_{name}": value for name, value in figures.model_dump().items()}
+    """The figures as view columns (`expected_read_bytes`, ...): plain attribute reads, as this
+    runs once per submission and completion, in rebuilds too."""
+    return {column: getattr(figures, name) for column, name in _IO_COLUMNS[prefix]}
 
 
 class PageProjector:
@@ -37,7 +45,7 @@ class PageProjector:
         """Tags per task id: immutable, so a cache shared across pages can never be stale."""
         self._counts: Counter[tuple[str, str, str]] = Counter()
         self._new_tasks: list[dict[str, Any]] = []
-        self._new_tags: list[dict[str, str | int]] = []
+        self._new_tags: list[tuple[str, str, str, str, int, int]] = []
 
     def apply_all(self, events: Iterable[tuple[int, Any]]) -> None:
         for notification_id, event in events:
@@ -95,20 +103,11 @@ class PageProjector:
                 "version": e.originator_version,
             },
         )
-        status = e.status.value
+        status, priority, counts = e.status.value, e.priority, self._counts
         self._tags[task_id] = e.tags
+        self._new_tags.extend((task_id, k, v, status, priority, seq) for k, v in e.tags.items())
         for k, v in e.tags.items():
-            self._new_tags.append(
-                {
-                    "task_id": task_id,
-                    "key": k,
-                    "value": v,
-                    "status": status,
-                    "priority": e.priority,
-                    "seq": seq,
-                }
-            )
-            self._counts[(k, v, status)] += 1
+            counts[(k, v, status)] += 1
 
     def _move(self, e: ev.TaskEvent, new_status: TaskStatus) -> None:
         """Keep task_tags.status and the counters in step with the task's status."""

@@ -1,4 +1,5 @@
--- Statements the projector runs. Named with `-- name:`; parameters are named.
+-- Statements the projector runs. Named with `-- name:`; parameters are named, except where a
+-- statement is bound in bulk from tuples (insert_tag).
 
 -- name: position
 SELECT notification_id FROM view_position WHERE application_name = :application_name
@@ -27,8 +28,9 @@ INSERT INTO tasks (
 )
 
 -- name: insert_tag
+-- positional: (task_id, key, value, status, priority, seq)
 INSERT INTO task_tags (task_id, key, value, status, priority, seq)
-VALUES (:task_id, :key, :value, :status, :priority, :seq)
+VALUES (?, ?, ?, ?, ?, ?)
 
 -- name: task_status_and_tags
 SELECT status, tags FROM tasks WHERE id = :id
