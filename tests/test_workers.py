@@ -241,13 +241,14 @@ def test_a_frozen_workers_lease_runs_out_and_the_task_is_requeued(
 ) -> None:
     scheduler = open_live()
     task_id = scheduler.submit(TaskSubmission("block", max_retries=0)).task_id
-    worker = workers("--block", "60", "--lease", "0.6")
+    # The lease leaves the worker a second of slack to renew it: CI machines are busy.
+    worker = workers("--block", "60", "--lease", "2.0")
     _wait_for(lambda: _running_on(scheduler, task_id, worker), 15, "task running")
     first_lease = _record(scheduler, task_id).lease_expires_at
     assert first_lease is not None
 
     # Alive: the worker renews its lease, and nobody else's housekeeping takes the task.
-    time.sleep(1.3)
+    time.sleep(2.6)
     watcher = open_live()
     run_idle(watcher)
     assert _running_on(watcher, task_id, worker)
@@ -346,7 +347,7 @@ def test_a_stopping_worker_keeps_renewing_the_lease_of_the_task_it_finishes(
 ) -> None:
     """`run(stop)` lets running executors finish; meanwhile their claims must stay alive, or
     another worker requeues and runs the task a second time."""
-    worker = open_live(lease_seconds=0.5)
+    worker = open_live(lease_seconds=2.0)  # a second of slack to renew on a busy machine
     other = open_live()
     runs: list[str] = []
     started = threading.Event()
@@ -355,7 +356,7 @@ def test_a_stopping_worker_keeps_renewing_the_lease_of_the_task_it_finishes(
     def long_job(ctx: TaskContext) -> None:
         runs.append("worker")
         started.set()
-        time.sleep(1.5)
+        time.sleep(3.5)
 
     @other.executor("job")
     def job(ctx: TaskContext) -> None:
@@ -365,7 +366,7 @@ def test_a_stopping_worker_keeps_renewing_the_lease_of_the_task_it_finishes(
     other_ran: list[float] = []
 
     def other_worker() -> None:
-        time.sleep(1.0)  # past the first lease, well before the job ends
+        time.sleep(2.5)  # past the first lease, well before the job ends
         other_ran.append(run_idle(other))
 
     async def scenario() -> None:
