@@ -142,7 +142,7 @@ class Scheduler:
 
     def close(self) -> None:
         self._analytics.close()
-        self._view.close()
+        self._view.close(self._source)
         self._log.close()
 
     def __enter__(self) -> Self:
@@ -432,6 +432,8 @@ class Scheduler:
 
     @property
     def view_position(self) -> int:
+        """The last log position the operational view's file holds. Commands leave their
+        events for the next read to apply, so it may trail `log_position` until then."""
         return self._view.position()
 
     @property
@@ -452,8 +454,9 @@ class Scheduler:
             return [UUID(i) for i in queries.select_task_ids(connection, task_filter)]
 
     def _project(self, recordings: Sequence[Recording[Any]]) -> None:
+        """Hand the events just saved to the view, which applies them with the next read."""
         events = [(r.notification.id, r.domain_event) for r in recordings]
-        self._view.apply_recent(events, self._source)
+        self._view.defer(events, self._source)
 
     # -- events and snapshots ------------------------------------------------------------------
 

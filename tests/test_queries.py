@@ -352,8 +352,8 @@ def test_view_sees_another_process_writes_immediately(scheduler: Scheduler, stor
 
     # A local write after the remote one must not skip the remote event in the view.
     after = scheduler.submit(TaskSubmission("local").tag("origin", "here")).task_id
-    assert scheduler.view_position == scheduler.log_position
     assert _ids(scheduler.query_tasks()) == [local, remote, after]
+    assert scheduler.view_position == scheduler.log_position
     assert scheduler.status_counts() == {S.PENDING: 3}
 
 

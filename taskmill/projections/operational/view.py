@@ -46,6 +46,8 @@ class OperationalView:
         self._application_name = application_name
         self._lock = threading.RLock()
         self._tags: BoundedCache[str, dict[str, str]] = BoundedCache(TAGS_CACHE_SIZE)
+        self._deferred: list[tuple[int, Any]] = []
+        """Events saved by this process, in log order, not yet applied (at most a page)."""
         folder.mkdir(parents=True, exist_ok=True)
         self._pointer = folder / POINTER_NAME
         self._path, self._pointer_stamp = self._resolve_live_file()
@@ -59,8 +61,12 @@ class OperationalView:
             self._reopen_if_swapped()
             return self._path
 
-    def close(self) -> None:
+    def close(self, source: EventSource | None = None) -> None:
+        """Close the file, first applying deferred events when given their `source` (else
+        the next reader, in any process, applies them from the log)."""
         with self._lock:
+            if source is not None:
+                self._apply_deferred(source)
             self._connection.close()
 
     @contextlib.contextmanager
@@ -89,21 +95,49 @@ class OperationalView:
             self._reopen_if_swapped()
             _apply_page(self._connection, self._application_name, events, tags=self._tags)
 
-    def apply_recent(self, events: list[tuple[int, Any]], source: EventSource) -> None:
-        """Apply events this process just saved without re-reading them, unless the view is
-        missing earlier ones (written by another process): then catch up from the log."""
+    def defer(self, events: list[tuple[int, Any]], source: EventSource) -> None:
+        """Keep events this process just saved, to apply them from memory with the next read
+        (every read catches up first) or once a page has gathered: a command pays for its log
+        commit only, and many commands share one view transaction."""
+        if not events:
+            return
         with self._lock:
-            self._reopen_if_swapped()
-            if not _apply_page(
-                self._connection, self._application_name, events, contiguous=True, tags=self._tags
-            ):
-                _catch_up(self._connection, self._application_name, source, tags=self._tags)
+            self._deferred.extend(events)
+            if len(self._deferred) >= PAGE_SIZE:
+                self._apply_deferred(source)
+
+    def flush(self, source: EventSource) -> None:
+        """Apply the deferred events now (without reading the log unless it must)."""
+        with self._lock:
+            self._apply_deferred(source)
 
     def catch_up(self, source: EventSource) -> int:
         """Apply everything the log has beyond the view's position; return the new position."""
         with self._lock:
-            self._reopen_if_swapped()
-            return _catch_up(self._connection, self._application_name, source, tags=self._tags)
+            self._apply_deferred(source)
+            _, position = _catch_up(
+                self._connection, self._application_name, source, tags=self._tags
+            )
+            return position
+
+    def _apply_deferred(self, source: EventSource) -> None:
+        """Apply the deferred events from memory if the view holds everything before them;
+        otherwise (another process wrote in between) catch up from the log, which has them."""
+        self._reopen_if_swapped()
+        if not self._deferred:
+            return
+        # Threads hand over their events in the order their saves returned, not always the
+        # log's; and another process may have written between two of ours.
+        events = sorted(self._deferred, key=_position_of)
+        self._deferred = []
+        run = _gap_free_prefix(events)
+        if (
+            not _apply_page(
+                self._connection, self._application_name, run, contiguous=True, tags=self._tags
+            )
+            or len(run) < len(events)
+        ):
+            _catch_up(self._connection, self._application_name, source, tags=self._tags)
 
     # -- rebuilding ----------------------------------------------------------------------------
 
@@ -112,6 +146,7 @@ class OperationalView:
     ) -> int:
         """Replay the whole log into a new file, then swap it in. Returns the events applied."""
         with self._lock:
+            self._deferred.clear()  # the replay reads them from the log
             fresh = self._folder / f"operational-{uuid.uuid4().hex[:12]}.db"
             # Nobody reads the new file until it is complete and swapped in, and a crash
             # mid-rebuild only leaves a file to delete: build it without journal or fsync.
@@ -128,7 +163,7 @@ class OperationalView:
                 ).fetchall()
                 for name, _ in indexes:
                     connection.execute(f'DROP INDEX "{name}"')
-                applied = _catch_up(
+                applied, _ = _catch_up(
                     connection, self._application_name, source, progress, REBUILD_PAGE_SIZE
                 )
                 for _, definition in indexes:
@@ -212,7 +247,8 @@ def _catch_up(
     progress: Callable[[int, int], None] | None = None,
     page_size: int = PAGE_SIZE,
     tags: MutableMapping[str, dict[str, str]] | None = None,
-) -> int:
+) -> tuple[int, int]:
+    """Apply the log beyond the view's position, page by page: (events applied, position)."""
     head = source.head()
     row = connection.execute(SQL["position"], {"application_name": name}).fetchone()
     position = 0 if row is None else int(row[0])
@@ -226,7 +262,19 @@ def _catch_up(
         position = page[-1][0]
         if progress is not None:
             progress(position, head)
-    return applied
+    return applied, position
+
+
+def _position_of(event: tuple[int, Any]) -> int:
+    return event[0]
+
+
+def _gap_free_prefix(events: list[tuple[int, Any]]) -> list[tuple[int, Any]]:
+    """The leading events whose positions follow each other without a gap."""
+    end = 1
+    while end < len(events) and events[end][0] == events[end - 1][0] + 1:
+        end += 1
+    return events[:end]
 
 
 def _stamp(pointer: Path) -> tuple[int, int]:
