@@ -743,15 +743,16 @@ class SchedulerMachine(RuleBasedStateMachine):
             assert not wrong_finish, f"finished_at set iff terminal: {wrong_finish}"
 
             recount = db.execute(
-                "SELECT key, value, status, count(*) FROM task_tags "
-                "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+                "SELECT g.key, g.value, t.status, count(*) FROM task_tags g "
+                "JOIN tasks t ON t.id = g.task_id GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
             ).fetchall()
             counts = db.execute("SELECT * FROM tag_counts ORDER BY 1, 2, 3").fetchall()
             assert counts == recount, "tag_counts differ from a recount of task_tags"
 
             stale_tags = db.execute(
                 "SELECT t.id, g.key FROM task_tags g JOIN tasks t ON t.id = g.task_id "
-                "WHERE g.status != t.status OR json_extract(t.tags, '$.\"' || g.key || '\"') "
+                f"WHERE g.phase != (CASE WHEN t.status IN ({terminal}) THEN t.status "
+                "ELSE 'active' END) OR json_extract(t.tags, '$.\"' || g.key || '\"') "
                 "IS NOT g.value"
             ).fetchall()
             assert not stale_tags, f"task_tags disagree with tasks: {stale_tags}"

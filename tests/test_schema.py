@@ -77,6 +77,30 @@ def test_a_view_built_by_the_first_migration_is_upgraded_with_its_rows(tmp_path:
     assert row == (42, 7)
 
 
+def test_migration_3_turns_the_tag_rows_status_into_their_phase(tmp_path: Path) -> None:
+    from taskmill.projections.sql_files import load_migrations
+
+    connection = sqlite3.connect(tmp_path / "old.db", isolation_level=None)
+    connection.execute(
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)"
+    )
+    for migration in load_migrations("taskmill.projections.operational.sql")[:2]:
+        connection.executescript(migration.script)
+        connection.execute(
+            "INSERT INTO schema_migrations VALUES (?, ?)", (migration.version, migration.name)
+        )
+    statuses = ["pending", "blocked", "running", "waiting", "completed", "failed", "cancelled"]
+    for n, status in enumerate(statuses):
+        connection.execute(
+            "INSERT INTO task_tags (task_id, key, value, status, priority, seq) "
+            "VALUES (?, 'k', 'v', ?, 0, ?)",
+            (f"t{n}", status, n),
+        )
+    migrate(connection)
+    phases = connection.execute("SELECT phase FROM task_tags ORDER BY seq").fetchall()
+    assert [p for (p,) in phases] == ["active"] * 4 + ["completed", "failed", "cancelled"]
+
+
 def test_the_seed_tags_table_and_index_exist(tmp_path: Path) -> None:
     connection = sqlite3.connect(tmp_path / "view.db", isolation_level=None)
     migrate(connection)

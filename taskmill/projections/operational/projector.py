@@ -13,6 +13,7 @@ import orjson
 from taskmill.domain import task_events as ev
 from taskmill.domain.io_figures import IO_FIELDS, IOFigures
 from taskmill.domain.status import TaskStatus
+from taskmill.projections.operational.phase import phase_of
 from taskmill.projections.sql_files import load_statements
 
 SQL = load_statements("taskmill.projections.operational.sql", "write.sql")
@@ -104,13 +105,15 @@ class PageProjector:
             },
         )
         status, priority, counts = e.status.value, e.priority, self._counts
+        phase = phase_of(status)
         self._tags[task_id] = e.tags
-        self._new_tags.extend((task_id, k, v, status, priority, seq) for k, v in e.tags.items())
+        self._new_tags.extend((task_id, k, v, phase, priority, seq) for k, v in e.tags.items())
         for k, v in e.tags.items():
             counts[(k, v, status)] += 1
 
     def _move(self, e: ev.TaskEvent, new_status: TaskStatus) -> None:
-        """Keep task_tags.status and the counters in step with the task's status."""
+        """Keep the counters in step with the task's status, and the tag rows' phase once it
+        ends (moves between unfinished statuses leave the tag rows alone)."""
         self._insert_new_tasks()
         task_id = str(e.originator_id)
         old = _STATUS_BEFORE.get(type(e))
@@ -126,7 +129,8 @@ class PageProjector:
         for k, v in tags.items():
             self._counts[(k, v, old)] -= 1
             self._counts[(k, v, new_status.value)] += 1
-        self._cursor.execute(SQL["set_tag_status"], {"id": task_id, "status": new_status.value})
+        if new_status.is_terminal:
+            self._cursor.execute(SQL["set_tag_phase"], {"id": task_id, "phase": new_status.value})
 
     def _update(self, name: str, e: ev.TaskEvent, **params: Any) -> None:
         self._insert_new_tasks()

@@ -131,12 +131,10 @@ class OperationalView:
         events = sorted(self._deferred, key=_position_of)
         self._deferred = []
         run = _gap_free_prefix(events)
-        if (
-            not _apply_page(
-                self._connection, self._application_name, run, contiguous=True, tags=self._tags
-            )
-            or len(run) < len(events)
-        ):
+        applied = _apply_page(
+            self._connection, self._application_name, run, contiguous=True, tags=self._tags
+        )
+        if not applied or len(run) < len(events):
             _catch_up(self._connection, self._application_name, source, tags=self._tags)
 
     # -- rebuilding ----------------------------------------------------------------------------

@@ -24,7 +24,7 @@ SELECT t.id, t.seq, t.task_type, t.status, t.priority, t.group_key, t.dedup_key,
 FROM task_tags AS g CROSS JOIN tasks AS t ON t.id = g.task_id
 
 -- name: id_columns_by_tag
-SELECT g.task_id AS id FROM task_tags AS g
+SELECT g.task_id AS id FROM task_tags AS g CROSS JOIN tasks AS t ON t.id = g.task_id
 
 -- name: by_id
 id = ?
@@ -32,8 +32,12 @@ id = ?
 -- name: by_tag
 id IN (SELECT task_id FROM task_tags WHERE key = ? AND value = ?)
 
--- name: by_tag_and_status
-id IN (SELECT task_id FROM task_tags WHERE key = ? AND value = ? AND status = ?)
+-- name: by_tag_and_phase
+id IN (SELECT task_id FROM task_tags WHERE key = ? AND value = ? AND phase = ?)
+
+-- name: has_tag
+-- One primary-key probe per task row: for plans driven by the task rows' status index.
+EXISTS (SELECT 1 FROM task_tags AS h WHERE h.task_id = tasks.id AND h.key = ? AND h.value = ?)
 
 -- name: by_status
 status = ?
@@ -65,11 +69,14 @@ worker_id = ?
 -- name: after_cursor
 (priority, seq) > (?, ?)
 
--- name: tag_status_page
-g.key = ? AND g.value = ? AND g.status = ?
+-- name: tag_phase_page
+g.key = ? AND g.value = ? AND g.phase = ?
+
+-- name: and_task_status
+AND t.status = ?
 
 -- name: and_task_has_tag
-AND g.task_id IN (SELECT task_id FROM task_tags WHERE key = ? AND value = ?)
+AND EXISTS (SELECT 1 FROM task_tags AS h WHERE h.task_id = g.task_id AND h.key = ? AND h.value = ?)
 
 -- name: after_tag_cursor
 AND (g.priority, g.seq) > (?, ?)
@@ -110,6 +117,12 @@ WHERE task_id IN (SELECT value FROM json_each(:ids))
 
 -- name: view_position
 SELECT notification_id FROM view_position WHERE application_name = :application_name
+
+-- name: tag_value_status_counts
+SELECT status, n FROM tag_counts WHERE key = :key AND value = :value AND n > 0
+
+-- name: status_total
+SELECT coalesce(sum(n), 0) FROM tag_counts WHERE key = 'taskmill.type' AND status = :status
 
 -- name: tag_stats
 SELECT value, status, n FROM tag_counts WHERE key = :key AND n > 0

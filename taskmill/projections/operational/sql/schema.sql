@@ -42,13 +42,13 @@ CREATE TABLE task_tags (
     task_id TEXT NOT NULL REFERENCES tasks (id),
     key TEXT NOT NULL,
     value TEXT NOT NULL,
-    status TEXT NOT NULL,
+    phase TEXT NOT NULL,
     priority INTEGER NOT NULL DEFAULT 0,
     seq INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (task_id, key)
 );
 CREATE INDEX idx_task_tags_kv ON task_tags (key, value);
-CREATE INDEX idx_task_tags_kv_status_order ON task_tags (key, value, status, priority, seq);
+CREATE INDEX idx_task_tags_kv_phase_order ON task_tags (key, value, phase, priority, seq);
 CREATE TABLE tag_counts (
     key TEXT NOT NULL,
     value TEXT NOT NULL,

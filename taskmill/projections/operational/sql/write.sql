@@ -28,15 +28,16 @@ INSERT INTO tasks (
 )
 
 -- name: insert_tag
--- positional: (task_id, key, value, status, priority, seq)
-INSERT INTO task_tags (task_id, key, value, status, priority, seq)
+-- positional: (task_id, key, value, phase, priority, seq)
+INSERT INTO task_tags (task_id, key, value, phase, priority, seq)
 VALUES (?, ?, ?, ?, ?, ?)
 
 -- name: task_status_and_tags
 SELECT status, tags FROM tasks WHERE id = :id
 
--- name: set_tag_status
-UPDATE task_tags SET status = :status WHERE task_id = :id
+-- name: set_tag_phase
+-- Once per task: when it ends ('active' -> its terminal status).
+UPDATE task_tags SET phase = :phase WHERE task_id = :id
 
 -- name: add_tag_count
 INSERT INTO tag_counts (key, value, status, n) VALUES (?, ?, ?, ?)
