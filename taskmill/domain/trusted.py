@@ -14,8 +14,14 @@ from pydantic import BaseModel
 M = TypeVar("M", bound=BaseModel)
 
 
+_FIELD_COUNTS: dict[type[BaseModel], int] = {}
+
+
 def construct_trusted(cls: type[M], values: dict[str, Any]) -> M:
-    if len(values) != len(cls.model_fields):
+    count = _FIELD_COUNTS.get(cls)
+    if count is None:  # `model_fields` is a slow property in pydantic 2.11+: read it once
+        count = _FIELD_COUNTS[cls] = len(cls.model_fields)
+    if len(values) != count:
         return cls.model_construct(**values)
     model = cls.__new__(cls)
     object.__setattr__(model, "__dict__", values)
