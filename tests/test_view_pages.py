@@ -1,0 +1,115 @@
+"""A view is the same however its events are paged: in pages of one event every change is
+its own transaction; in large pages a task is inserted, started and finished in one, with its
+tag rows and counters written once per page."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from conftest import FakeClock
+from view_rows import assert_same_rows, dump
+
+import taskmill.projections.operational.view as view_module
+from taskmill import PermanentError, Scheduler, TaskStatus, TaskSubmission
+from taskmill.projections.operational.view import OperationalView
+from taskmill.runtime.context import TaskContext
+
+
+def _every_kind_of_change(scheduler: Scheduler, clock: FakeClock) -> None:
+    """Each event kind, and the column rules an update carries (attempts given back by a
+    requeue, an error kept when a later end has none, children counted up and down)."""
+    tags = {"profile": "dr", "zone": "z1"}
+    ids = [
+        r.task_id
+        for r in scheduler.submit_batch(
+            [TaskSubmission("copy", tags=tags, payload={"n": n}, group="g") for n in range(8)]
+        )
+    ]
+    scheduler.start(ids[0])
+    scheduler.complete(ids[0], actual_io={"read_bytes": 10, "net_tx_bytes": 7})
+    scheduler.start(ids[1])
+    scheduler.fail(ids[1], "flaky", retry_at=clock.now + timedelta(minutes=5))  # blocked
+    scheduler.cancel(ids[1])  # ends without an error of its own: the last one stays
+    scheduler.start(ids[2])
+    scheduler.fail(ids[2], "fatal", permanent=True)
+    scheduler.start(ids[3], worker_id="w1")
+    scheduler.requeue(ids[3], reason="lease lost")  # the attempt is given back
+    scheduler.start(ids[7])
+    scheduler.requeue(ids[7], reason="worker died")
+    scheduler.start(ids[7])
+    scheduler.start(ids[4], lease_expires_at=clock.now + timedelta(seconds=5))
+    scheduler.cancel(ids[5], reason="not needed")
+    scheduler.expire(ids[6])
+    later = scheduler.submit(TaskSubmission("copy", run_after=clock.now + timedelta(hours=1)))
+    scheduler.unblock(later.task_id)
+    retried = scheduler.submit(TaskSubmission("copy", max_retries=0)).task_id
+    scheduler.start(retried)
+    scheduler.fail(retried, "out of retries")  # dead-lettered
+
+    parent = scheduler.submit(TaskSubmission("batch", tags={"profile": "mirror"})).task_id
+    children = [
+        scheduler.submit(TaskSubmission("part").parent(parent).tag("part", str(n))).task_id
+        for n in range(3)
+    ]
+    scheduler.start(parent)
+    scheduler.complete(parent)  # waiting for its children
+    for child in children[:2]:
+        scheduler.start(child)
+        scheduler.complete(child)
+    scheduler.cancel(children[2])  # the last child ends: the parent is finalised
+    still_waiting = scheduler.submit(TaskSubmission("batch")).task_id
+    scheduler.submit(TaskSubmission("part").parent(still_waiting))
+    scheduler.start(still_waiting)
+    scheduler.complete(still_waiting)
+    scheduler.submit(TaskSubmission("copy", run_after=clock.now + timedelta(hours=2)))
+
+    @scheduler.executor("work")
+    def work(ctx: TaskContext) -> None:
+        if ctx.task.tags.get("outcome") == "fail":
+            raise PermanentError("no")
+        ctx.record_io(write_bytes=3)
+
+    scheduler.submit_batch(
+        [TaskSubmission("work", tags={"outcome": o}, max_retries=0) for o in ("ok", "fail")]
+    )
+    scheduler.run_until_idle()
+
+
+def _build_in_pages(folder: Path, scheduler: Scheduler, size: int, monkeypatch) -> Path:
+    monkeypatch.setattr(view_module, "PAGE_SIZE", size)
+    view = OperationalView(folder / f"pages-of-{size}", "taskmill")
+    try:
+        assert view.catch_up(scheduler._source) == scheduler.log_position
+        return view.path
+    finally:
+        view.close()
+
+
+@pytest.fixture
+def populated(open_scheduler, clock: FakeClock) -> Scheduler:
+    scheduler = open_scheduler()
+    _every_kind_of_change(scheduler, clock)
+    assert set(scheduler.status_counts()) == set(TaskStatus)  # every status is represented
+    return scheduler
+
+
+def test_views_built_in_any_page_size_hold_the_same_rows(
+    populated: Scheduler, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unfolded = dump(_build_in_pages(tmp_path, populated, 1, monkeypatch))
+    for size in (2, 3, 7, 10_000):
+        built = dump(_build_in_pages(tmp_path, populated, size, monkeypatch))
+        assert_same_rows(unfolded, built, f"pages of {size} vs pages of 1")
+
+
+def test_the_live_view_and_its_rebuild_equal_a_view_built_event_by_event(
+    populated: Scheduler, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    populated.catch_up()
+    live = dump(populated.view_path)
+    unfolded = dump(_build_in_pages(tmp_path, populated, 1, monkeypatch))
+    assert_same_rows(unfolded, live, "live view vs pages of 1")
+    populated.rebuild_views(views=["operational"])
+    assert_same_rows(unfolded, dump(populated.view_path), "rebuilt view vs pages of 1")
