@@ -449,6 +449,27 @@ def test_the_index_walked_for_tag_and_status_is_the_one_with_fewer_rows(
     assert "idx_tasks_status_order" in running and "TEMP B-TREE" not in running
 
 
+def test_the_dispatch_loops_queries_read_no_finished_tasks(mixed_store: Scheduler) -> None:
+    """Their plans, so that a long history cannot slow the loop: candidates come in order
+    from the (type, status, priority, seq) index; "which of my tasks ended?" looks each id up."""
+    from taskmill.projections.operational.queries import TaskFilter, _statement
+
+    def plan(task_filter: TaskFilter) -> list[str]:
+        with mixed_store._view.reading() as connection:
+            statement, params = _statement(connection, "id_columns", task_filter)
+            rows = connection.execute(f"EXPLAIN QUERY PLAN {statement}", params).fetchall()
+        return [str(row[-1]) for row in rows]
+
+    mixed_store.catch_up()
+    candidates = plan(TaskFilter(statuses=("pending",), task_types=("t",), limit=40))
+    assert candidates == [
+        "SEARCH tasks USING INDEX idx_tasks_type_status_order (task_type=? AND status=?)"
+    ]
+    ids = tuple(str(i) for i in mixed_store.query_task_ids(TaskQuery().limit(3)))
+    ended = plan(TaskFilter(task_ids=ids, statuses=("completed", "failed", "cancelled")))
+    assert all("sqlite_autoindex_tasks_1 (id=?)" in step for step in ended if "SEARCH" in step)
+
+
 def test_query_task_ids_are_the_ids_of_query_tasks_in_the_same_order(
     scheduler: Scheduler,
 ) -> None:

@@ -136,7 +136,8 @@ def _general_statement(
             where.append(SQL["by_tag"])
             params += [key, value]
     if query.statuses:
-        where.append(_any_of(SQL["by_status"], len(query.statuses)))
+        by_status = SQL["by_status_not_indexed" if query.task_ids else "by_status"]
+        where.append(_any_of(by_status, len(query.statuses)))
         params += list(query.statuses)
     if query.task_types:
         where.append(_any_of(SQL["by_type"], len(query.task_types)))

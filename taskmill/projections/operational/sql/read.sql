@@ -42,6 +42,11 @@ EXISTS (SELECT 1 FROM task_tags AS h WHERE h.task_id = tasks.id AND h.key = ? AN
 -- name: by_status
 status = ?
 
+-- name: by_status_not_indexed
+-- With a list of ids, look each one up by id: the unary + keeps SQLite from walking the
+-- status index instead (every finished task, for "which of these have ended?").
++status = ?
+
 -- name: by_type
 task_type = ?
 

@@ -36,7 +36,7 @@ CREATE TABLE tasks (
 );
 CREATE INDEX idx_tasks_order ON tasks (priority, seq);
 CREATE INDEX idx_tasks_status_order ON tasks (status, priority, seq);
-CREATE INDEX idx_tasks_type_order ON tasks (task_type, priority, seq);
+CREATE INDEX idx_tasks_type_status_order ON tasks (task_type, status, priority, seq);
 CREATE INDEX idx_tasks_parent ON tasks (parent_id);
 CREATE TABLE task_tags (
     task_id TEXT NOT NULL REFERENCES tasks (id),
