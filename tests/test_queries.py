@@ -450,8 +450,9 @@ def test_the_index_walked_for_tag_and_status_is_the_one_with_fewer_rows(
 
 
 def test_the_dispatch_loops_queries_read_no_finished_tasks(mixed_store: Scheduler) -> None:
-    """Their plans, so that a long history cannot slow the loop: candidates come in order
-    from the (type, status, priority, seq) index; "which of my tasks ended?" looks each id up."""
+    """Their plans, so that a long history or backlog cannot slow the loop: candidates come in
+    order from the (type, status, priority, seq) index; "which of my tasks ended?" looks each
+    id up; due and expired tasks come from partial indexes of exactly those."""
     from taskmill.projections.operational.queries import TaskFilter, _statement
 
     def plan(task_filter: TaskFilter) -> list[str]:
@@ -468,6 +469,12 @@ def test_the_dispatch_loops_queries_read_no_finished_tasks(mixed_store: Schedule
     ids = tuple(str(i) for i in mixed_store.query_task_ids(TaskQuery().limit(3)))
     ended = plan(TaskFilter(task_ids=ids, statuses=("completed", "failed", "cancelled")))
     assert all("sqlite_autoindex_tasks_1 (id=?)" in step for step in ended if "SEARCH" in step)
+    # Housekeeping, every 0.2 s: only due tasks are read, not every pending or blocked one.
+    now = "2030-01-01T00:00:00+00:00"
+    due = plan(TaskFilter(statuses=("blocked",), run_after_due=now, limit=500))
+    assert due[0].startswith("SEARCH tasks USING INDEX idx_tasks_blocked_until (run_after<?)")
+    expired = plan(TaskFilter(statuses=("pending", "blocked"), expires_due=now, limit=500))
+    assert expired[0].startswith("SEARCH tasks USING INDEX idx_tasks_unstarted_expiry")
 
 
 def test_query_task_ids_are_the_ids_of_query_tasks_in_the_same_order(

@@ -26,7 +26,9 @@ class TaskFilter:
     parent_id: str | None = None
     task_ids: Sequence[str] = ()
     run_after_due: str | None = None
+    """Only blocked tasks whose `run_after` is at or before this moment."""
     expires_due: str | None = None
+    """Only pending or blocked tasks whose expiry is at or before this moment."""
     lease_expired: str | None = None
     children_done: bool = False
     worker_id: str | None = None
@@ -167,6 +169,12 @@ def _general_statement(
         where.append(SQL["after_cursor"])
         params += list(query.after)
     statement = select
+    # SQLite, knowing nothing of the data, would rather walk every pending or blocked task by
+    # status than read the few due ones from a partial index (the filters imply its WHERE).
+    if query.expires_due is not None:
+        statement += " " + SQL["via_unstarted_expiry"]
+    elif query.run_after_due is not None:
+        statement += " " + SQL["via_blocked_until"]
     if where:
         statement += "\nWHERE " + "\n  AND ".join(where)
     statement += "\n" + SQL["order_and_page"]

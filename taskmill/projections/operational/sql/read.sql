@@ -54,10 +54,18 @@ task_type = ?
 parent_id = ?
 
 -- name: run_after_due
-run_after <= ?
+-- Blocked tasks whose time has come: implies the WHERE of idx_tasks_blocked_until.
+(status = 'blocked' AND run_after <= ?)
+
+-- name: via_blocked_until
+INDEXED BY idx_tasks_blocked_until
 
 -- name: expires_due
-expires_at <= ?
+-- Unstarted tasks past their expiry: implies the WHERE of idx_tasks_unstarted_expiry.
+(status IN ('pending', 'blocked') AND expires_at IS NOT NULL AND expires_at <= ?)
+
+-- name: via_unstarted_expiry
+INDEXED BY idx_tasks_unstarted_expiry
 
 -- name: lease_expired
 lease_expires_at < ?
