@@ -106,11 +106,6 @@ class OperationalView:
             if len(self._deferred) >= PAGE_SIZE:
                 self._apply_deferred(source)
 
-    def flush(self, source: EventSource) -> None:
-        """Apply the deferred events now (without reading the log unless it must)."""
-        with self._lock:
-            self._apply_deferred(source)
-
     def catch_up(self, source: EventSource) -> int:
         """Apply everything the log has beyond the view's position; return the new position."""
         with self._lock:
