@@ -359,7 +359,8 @@ def test_view_sees_another_process_writes_immediately(scheduler: Scheduler, stor
 
 @pytest.fixture
 def mixed_store(tmp_path: Path) -> Iterator[Scheduler]:
-    """120 tagged tasks in three priorities: 20 completed, 10 cancelled, 30 running, 60 pending."""
+    """120 tagged tasks in three priorities: 20 completed, 10 cancelled, 30 running, 60 pending.
+    The last 10 also have lane=slow, and all of them stay pending."""
     import random
 
     rng = random.Random(3)
@@ -368,14 +369,18 @@ def mixed_store(tmp_path: Path) -> Iterator[Scheduler]:
             r.task_id
             for r in scheduler.submit_batch(
                 [
-                    TaskSubmission("t", priority=rng.choice((0, 5, 9)))
+                    TaskSubmission(
+                        "t",
+                        priority=rng.choice((0, 5, 9)),
+                        tags={"lane": "slow"} if n >= 110 else {},
+                    )
                     .tag("profile", rng.choice("ab"))
                     .tag("dst", rng.choice("xy"))
-                    for _ in range(120)
+                    for n in range(120)
                 ]
             )
         ]
-        chosen = rng.sample(ids, 60)
+        chosen = rng.sample(ids[:110], 60)
         for task_id in chosen[:50]:
             scheduler.start(task_id)
         for task_id in chosen[:20]:
@@ -385,12 +390,26 @@ def mixed_store(tmp_path: Path) -> Iterator[Scheduler]:
         yield scheduler
 
 
-@pytest.mark.parametrize("status", ["pending", "running", "completed", "cancelled"])
+TAG_SETS = [[("profile", "a")], [("profile", "b"), ("dst", "x")]]
+
+
+@pytest.mark.parametrize(
+    ("status", "tag_sets"),
+    [
+        ("pending", TAG_SETS),
+        ("pending", [[("lane", "slow")], [("lane", "slow"), ("dst", "y")]]),
+        ("running", TAG_SETS),
+        ("completed", TAG_SETS),
+        ("cancelled", TAG_SETS),
+    ],
+)
 def test_tag_and_status_pages_match_a_reference_filter(
-    mixed_store: Scheduler, status: str
+    mixed_store: Scheduler, status: str, tag_sets: list[list[tuple[str, str]]]
 ) -> None:
-    """Whichever index the query walks (the tag rows' for pending and ended tasks here, the
-    task rows' status index for the few running ones), pages equal filtering every task."""
+    """Whichever way the query reads (the tag rows alone for ended tasks and for lane=slow,
+    whose tasks are all pending; the tag rows checked against their tasks for pending with
+    profile; the task rows' status index for the few running ones), pages equal filtering
+    every task."""
     scheduler = mixed_store
     everything = scheduler.query_tasks()
     assert {r.status for r in everything} == {S.PENDING, S.RUNNING, S.COMPLETED, S.CANCELLED}
@@ -408,7 +427,7 @@ def test_tag_and_status_pages_match_a_reference_filter(
             built = built.with_tag(key, value)
         return built
 
-    for tags in ([("profile", "a")], [("profile", "b"), ("dst", "x")]):
+    for tags in tag_sets:
         expected = reference(*tags)
         assert expected, "the fixture must leave matches for every status"
         assert [r.id for r in scheduler.query_tasks(query(tags))] == expected
@@ -430,12 +449,12 @@ def test_tag_and_status_pages_match_a_reference_filter(
 def test_the_index_walked_for_tag_and_status_is_the_one_with_fewer_rows(
     mixed_store: Scheduler,
 ) -> None:
-    """The choice the test above relies on, made from the counters: 30 running tasks against
-    ~45 active ones with profile=a; 60 pending against the same ~45."""
+    """The choices the test above relies on, made from the counters: 30 running tasks against
+    ~45 active ones with profile=a; 60 pending against the same ~45; lane=slow only pending."""
     from taskmill.projections.operational.queries import TaskFilter, _statement
 
-    def plan(status: str) -> str:
-        task_filter = TaskFilter(tags=(("profile", "a"),), statuses=(status,))
+    def plan(status: str, tag: tuple[str, str] = ("profile", "a")) -> str:
+        task_filter = TaskFilter(tags=(tag,), statuses=(status,))
         with scheduler._view.reading() as connection:
             statement, params = _statement(connection, "id_columns", task_filter)
             rows = connection.execute(f"EXPLAIN QUERY PLAN {statement}", params).fetchall()
@@ -443,8 +462,12 @@ def test_the_index_walked_for_tag_and_status_is_the_one_with_fewer_rows(
 
     scheduler = mixed_store
     scheduler.catch_up()
-    assert "idx_task_tags_kv_phase_order" in plan("pending")
-    assert "idx_task_tags_kv_phase_order" in plan("completed")
+    joined = plan("pending")
+    assert "idx_task_tags_kv_phase_order" in joined and "SEARCH t " in joined
+    alone = plan("pending", ("lane", "slow"))
+    assert "idx_task_tags_kv_phase_order" in alone and "SEARCH t " not in alone
+    ended = plan("completed")
+    assert "idx_task_tags_kv_phase_order" in ended and "SEARCH t " not in ended
     running = plan("running")
     assert "idx_tasks_status_order" in running and "TEMP B-TREE" not in running
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import enum
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,16 +41,46 @@ class TaskFilter:
 
 
 def select_tasks(connection: sqlite3.Connection, query: TaskFilter) -> list[sqlite3.Row]:
-    statement, params = _statement(connection, "task_columns", query)
     cursor = connection.cursor()
     cursor.row_factory = sqlite3.Row
-    return list(cursor.execute(statement, params))
+    with _snapshot(connection):
+        statement, params = _statement(connection, "task_columns", query)
+        return list(cursor.execute(statement, params))
 
 
 def select_task_ids(connection: sqlite3.Connection, query: TaskFilter) -> list[str]:
     """Only the ids of the matching tasks, in the same order (cheap, for the dispatch loop)."""
-    statement, params = _statement(connection, "id_columns", query)
-    return [row[0] for row in connection.execute(statement, params)]
+    with _snapshot(connection):
+        statement, params = _statement(connection, "id_columns", query)
+        return [row[0] for row in connection.execute(statement, params)]
+
+
+@contextlib.contextmanager
+def _snapshot(connection: sqlite3.Connection) -> Iterator[None]:
+    """One read transaction, so the counters a plan is chosen by and the rows it reads are
+    of the same moment (other processes apply events to the view meanwhile)."""
+    if connection.in_transaction:
+        yield
+        return
+    connection.execute("BEGIN")
+    try:
+        yield
+    finally:
+        connection.execute("COMMIT")
+
+
+_TAG_DRIVEN_SELECTS = {
+    ("task_columns", False): "task_columns_by_tag",  # joins the task rows anyway
+    ("task_columns", True): "task_columns_by_tag",
+    ("id_columns", False): "id_columns_by_tag",  # the tag rows' index alone
+    ("id_columns", True): "id_columns_by_tag_and_status",
+}
+
+
+class _Plan(enum.Enum):
+    TAG_ROWS = "the tag rows hold exactly the matches"
+    TAG_ROWS_AND_STATUS = "the tag rows of active tasks, each joined to its task's status"
+    STATUS_INDEX = "the tasks' status index, each task's tag probed by primary key"
 
 
 def _statement(
@@ -56,25 +88,34 @@ def _statement(
 ) -> tuple[str, list[Any]]:
     """`columns` names the select list: "task_columns" (full rows) or "id_columns"."""
     if _tags_and_one_status(query):
-        if _tag_rows_walk_less(connection, query.tags[0], query.statuses[0]):
-            return _tag_driven_statement(SQL[f"{columns}_by_tag"], query)
-        return _general_statement(SQL[columns], query, tags_by_probe=True)
+        plan = _tag_and_status_plan(connection, query.tags[0], query.statuses[0])
+        if plan is _Plan.STATUS_INDEX:
+            return _general_statement(SQL[columns], query, tags_by_probe=True)
+        check_status = plan is _Plan.TAG_ROWS_AND_STATUS
+        select = SQL[_TAG_DRIVEN_SELECTS[columns, check_status]]
+        return _tag_driven_statement(select, query, check_status=check_status)
     return _general_statement(SQL[columns], query)
 
 
-def _tag_rows_walk_less(connection: sqlite3.Connection, tag: tuple[str, str], status: str) -> bool:
-    """Which index to walk, in (priority, seq) order, for "tag and status": the tag rows' or
-    the task rows' status index. Tag rows know an active task only as 'active', so for an
-    unfinished status they walk every active task with the tag; the status index walks every
-    task in that status. The counters say which is fewer (matches are found at the same rate
-    on both, so the comparison holds for a first page as for all)."""
+def _tag_and_status_plan(
+    connection: sqlite3.Connection, tag: tuple[str, str], status: str
+) -> _Plan:
+    """How to read "tag and status" in (priority, seq) order, from the counters. Tag rows
+    carry a terminal status itself, but know an unfinished task only as 'active': then they
+    hold exactly the matches if every active task with the tag is in that status (a backlog
+    of pending tasks), else each row is checked against its task, walking every active task
+    with the tag, where the status index walks every task in the status. The smaller walk
+    wins (matches turn up at the same rate on both, so for a first page as for all)."""
     if not is_active(status):
-        return True  # tag rows carry the terminal status itself: they walk only matches
+        return _Plan.TAG_ROWS
     key, value = tag
     counts = connection.execute(SQL["tag_value_status_counts"], {"key": key, "value": value})
-    active_with_tag = sum(n for s, n in counts if is_active(s))
+    by_status = {s: n for s, n in counts if is_active(s)}
+    active_with_tag = sum(by_status.values())
+    if by_status.get(status, 0) == active_with_tag:
+        return _Plan.TAG_ROWS
     (with_status,) = connection.execute(SQL["status_total"], {"status": status}).fetchone()
-    return bool(active_with_tag <= with_status)
+    return _Plan.TAG_ROWS_AND_STATUS if active_with_tag <= with_status else _Plan.STATUS_INDEX
 
 
 def _tags_and_one_status(query: TaskFilter) -> bool:
@@ -97,15 +138,16 @@ def _tags_and_one_status(query: TaskFilter) -> bool:
     )
 
 
-def _tag_driven_statement(select: str, query: TaskFilter) -> tuple[str, list[Any]]:
-    """Walk the first tag's (key, value, phase, priority, seq) index in order, joining each
-    tag row to its task (whose row has the exact status of an active task)."""
+def _tag_driven_statement(
+    select: str, query: TaskFilter, *, check_status: bool
+) -> tuple[str, list[Any]]:
+    """Walk the first tag's (key, value, phase, priority, seq) index in order; with
+    `check_status`, keep the rows whose task (joined in `select`) has the status."""
     (key, value), *others = query.tags
     status = query.statuses[0]
-    phase = phase_of(status)
     parts = [SQL["tag_phase_page"]]
-    params: list[Any] = [key, value, phase]
-    if phase != status:
+    params: list[Any] = [key, value, phase_of(status)]
+    if check_status:
         parts.append(SQL["and_task_status"])
         params.append(status)
     for other_key, other_value in others:

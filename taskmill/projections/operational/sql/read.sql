@@ -24,6 +24,10 @@ SELECT t.id, t.seq, t.task_type, t.status, t.priority, t.group_key, t.dedup_key,
 FROM task_tags AS g CROSS JOIN tasks AS t ON t.id = g.task_id
 
 -- name: id_columns_by_tag
+SELECT g.task_id AS id FROM task_tags AS g
+
+-- name: id_columns_by_tag_and_status
+-- For an unfinished status the tag rows only know 'active': each is joined to its task.
 SELECT g.task_id AS id FROM task_tags AS g CROSS JOIN tasks AS t ON t.id = g.task_id
 
 -- name: by_id
