@@ -450,7 +450,9 @@ def test_the_index_walked_for_tag_and_status_is_the_one_with_fewer_rows(
     mixed_store: Scheduler,
 ) -> None:
     """The choices the test above relies on, made from the counters: 30 running tasks against
-    ~45 active ones with profile=a; 60 pending against the same ~45; lane=slow only pending."""
+    more active ones with profile=a (status index); 60 pending against fewer active ones with
+    profile=a (tag rows, each checked); lane=slow, whose active tasks are all pending (tag rows
+    alone); ended tasks (tag rows alone)."""
     from taskmill.projections.operational.queries import TaskFilter, _statement
 
     def plan(status: str, tag: tuple[str, str] = ("profile", "a")) -> str:

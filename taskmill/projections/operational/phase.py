@@ -13,9 +13,9 @@ from taskmill.domain.status import ACTIVE_STATUSES, TaskStatus
 ACTIVE_PHASE = "active"
 
 
-def phase_of(status: str) -> str:
-    return ACTIVE_PHASE if TaskStatus(status) in ACTIVE_STATUSES else status
-
-
 def is_active(status: str) -> bool:
     return TaskStatus(status) in ACTIVE_STATUSES
+
+
+def phase_of(status: str) -> str:
+    return ACTIVE_PHASE if is_active(status) else status

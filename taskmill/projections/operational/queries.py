@@ -120,7 +120,7 @@ def _tag_and_status_plan(
 
 def _tags_and_one_status(query: TaskFilter) -> bool:
     """Tag(s) and one status, nothing on other columns: the page can be read in order from
-    one index (see `_tag_rows_walk_less`), touching little more than what it returns."""
+    one index (see `_tag_and_status_plan`), touching little more than what it returns."""
     return (
         bool(query.tags)
         and len(query.statuses) == 1
