@@ -217,6 +217,13 @@ def _environment() -> dict[str, str]:
     return env
 
 
+def _default_ctrl_c() -> None:
+    """In the child, before Python starts: SIGINT back to its default. A shell that starts
+    pytest in the background (without job control) makes it ignored, the child inherits that,
+    and Python then installs no KeyboardInterrupt handler: Ctrl-C would never reach it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _lines(stream: IO[str]) -> queue.Queue[str]:
     lines: queue.Queue[str] = queue.Queue()
 
@@ -256,6 +263,7 @@ def test_events_follow_prints_new_events_until_ctrl_c(store: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
         env=_environment(),
+        preexec_fn=_default_ctrl_c,
     )
     try:
         assert process.stdout is not None
@@ -285,6 +293,7 @@ def test_snapshot_watch_refreshes_until_ctrl_c(store: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
         env=_environment(),
+        preexec_fn=_default_ctrl_c,
     )
     try:
         assert process.stdout is not None
