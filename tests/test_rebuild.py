@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from taskmill import Scheduler, TaskQuery, TaskStatus, TaskSubmission
+from taskmill.infrastructure.gc_pause import gc_paused
 
 TAG_KEYS = ("profile", "zone", "taskmill.type", "taskmill.group")
 
@@ -203,3 +207,37 @@ def test_rebuild_refuses_an_unknown_view(scheduler: Scheduler) -> None:
 
     with pytest.raises(InvalidQuery):
         scheduler.rebuild_views(views=["operational", "cache"])
+
+
+def test_replaying_the_log_leaves_the_garbage_collector_as_it_found_it(tmp_path: Path) -> None:
+    """Replay pauses Python's cyclic collector while it decodes and applies each page (see
+    docs/performance.md), never while the caller's code runs: the progress callback sees it
+    enabled, the process gets it back enabled, and a caller who disabled it keeps it so."""
+    with Scheduler.open(tmp_path / "store") as scheduler:
+        _populate(scheduler)
+        seen: list[bool] = []
+        scheduler.rebuild_views(lambda position, head: seen.append(gc.isenabled()))
+        assert seen and all(seen)
+        assert gc.isenabled()
+        gc.disable()
+        try:
+            scheduler.rebuild_views()
+            assert not gc.isenabled()
+        finally:
+            gc.enable()
+
+
+def test_gc_paused_disables_the_collector_only_inside_and_only_if_it_was_enabled() -> None:
+    with gc_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), gc_paused():
+        raise RuntimeError("the block failed")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

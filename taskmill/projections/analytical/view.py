@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from taskmill.infrastructure.clock import utc_now
 from taskmill.infrastructure.file_lock import FileLock
+from taskmill.infrastructure.gc_pause import gc_paused
 from taskmill.projections.analytical.migrations import migrate
 from taskmill.projections.analytical.projector import SQL, AnalyticalPage
 from taskmill.projections.operational.event_source import EventSource
@@ -270,10 +271,11 @@ def _follow(
     position = 0 if row is None else int(row[0])
     applied = 0
     while position < head:
-        page = source.read(position, page_size)
-        if not page:
-            break
-        _apply_page(connection, name, page, tag_columns)
+        with gc_paused():
+            page = source.read(position, page_size)
+            if not page:
+                break
+            _apply_page(connection, name, page, tag_columns)
         applied += len(page)
         position = page[-1][0]
         if progress is not None:

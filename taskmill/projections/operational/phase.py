@@ -12,9 +12,17 @@ from taskmill.domain.status import ACTIVE_STATUSES, TaskStatus
 
 ACTIVE_PHASE = "active"
 
+_ACTIVE_VALUES = frozenset(s.value for s in ACTIVE_STATUSES)
+"""Status values, not members: a set lookup (0.05 us) instead of building a `TaskStatus`
+(0.6 us), once per submission and once per status change, in rebuilds too."""
+
 
 def is_active(status: str) -> bool:
-    return TaskStatus(status) in ACTIVE_STATUSES
+    """Whether `status` (a `TaskStatus` value) is unfinished; unknown values raise ValueError."""
+    if status in _ACTIVE_VALUES:
+        return True
+    TaskStatus(status)  # raises on a value that is no status at all
+    return False
 
 
 def phase_of(status: str) -> str:

@@ -45,7 +45,7 @@ class PageProjector:
         self._tags = {} if tags is None else tags
         """Tags per task id: immutable, so a cache shared across pages can never be stale."""
         self._counts: Counter[tuple[str, str, str]] = Counter()
-        self._new_tasks: list[dict[str, Any]] = []
+        self._new_tasks: list[tuple[Any, ...]] = []
         self._new_tags: list[tuple[str, str, str, str, int, int]] = []
 
     def apply_all(self, events: Iterable[tuple[int, Any]]) -> None:
@@ -83,26 +83,32 @@ class PageProjector:
         expires_at = (
             None if e.ttl_seconds is None else e.timestamp + timedelta(seconds=e.ttl_seconds)
         )
+        io = e.expected_io
+        # In `insert_task`'s order: a tuple binds faster than a dict of named parameters, and
+        # this runs once per submission, in every rebuild too.
         self._new_tasks.append(
-            {
-                "id": task_id,
-                "seq": seq,
-                "task_type": e.task_type,
-                "status": e.status.value,
-                "priority": e.priority,
-                "group_key": e.group,
-                "dedup_key": e.dedup_key,
-                "parent_id": None if e.parent_id is None else str(e.parent_id),
-                "payload": orjson.dumps(e.payload).decode(),
-                "tags": orjson.dumps(e.tags).decode(),
-                "max_retries": e.max_retries,
-                "ttl_seconds": e.ttl_seconds,
-                **_io("expected", e.expected_io),
-                "submitted_at": iso(e.timestamp),
-                "run_after": iso(e.run_after),
-                "expires_at": iso(expires_at),
-                "version": e.originator_version,
-            },
+            (
+                task_id,
+                seq,
+                e.task_type,
+                e.status.value,
+                e.priority,
+                e.group,
+                e.dedup_key,
+                None if e.parent_id is None else str(e.parent_id),
+                orjson.dumps(e.payload).decode(),
+                orjson.dumps(e.tags).decode(),
+                e.max_retries,
+                e.ttl_seconds,
+                io.read_bytes,
+                io.write_bytes,
+                io.net_rx_bytes,
+                io.net_tx_bytes,
+                e.timestamp.isoformat(),
+                iso(e.run_after),
+                iso(expires_at),
+                e.originator_version,
+            )
         )
         status, priority, counts = e.status.value, e.priority, self._counts
         phase = phase_of(status)

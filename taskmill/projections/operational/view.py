@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from taskmill.infrastructure.bounded_cache import BoundedCache
+from taskmill.infrastructure.gc_pause import gc_paused
 from taskmill.infrastructure.sqlite_wal import BUSY_TIMEOUT_SECONDS, enable_wal
 from taskmill.projections.operational.event_source import EventSource
 from taskmill.projections.operational.migrations import migrate
@@ -248,10 +249,11 @@ def _catch_up(
     applied = 0
     size = PAGE_SIZE if page_size is None else page_size  # read now: tests vary it
     while position < head:
-        page = source.read(position, size)
-        if not page:
-            break
-        _apply_page(connection, name, page, tags=tags)
+        with gc_paused():
+            page = source.read(position, size)
+            if not page:
+                break
+            _apply_page(connection, name, page, tags=tags)
         applied += len(page)
         position = page[-1][0]
         if progress is not None:

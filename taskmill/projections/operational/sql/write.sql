@@ -1,5 +1,5 @@
 -- Statements the projector runs. Named with `-- name:`; parameters are named, except where a
--- statement is bound in bulk from tuples (insert_tag).
+-- statement is bound in bulk from tuples (insert_task, insert_tag).
 
 -- name: position
 SELECT notification_id FROM view_position WHERE application_name = :application_name
@@ -11,6 +11,7 @@ ON CONFLICT (application_name) DO UPDATE SET notification_id = excluded.notifica
 WHERE excluded.notification_id > view_position.notification_id
 
 -- name: insert_task
+-- positional, in this order: bound in bulk from tuples (PageProjector._submitted)
 INSERT INTO tasks (
     id, seq, task_type, status, priority, group_key, dedup_key, parent_id, payload, tags,
     attempts, max_retries, ttl_seconds,
@@ -19,12 +20,12 @@ INSERT INTO tasks (
     submitted_at, started_at, finished_at, run_after, expires_at, last_error, worker_id,
     lease_expires_at, children_total, children_unfinished, version
 ) VALUES (
-    :id, :seq, :task_type, :status, :priority, :group_key, :dedup_key, :parent_id, :payload, :tags,
-    0, :max_retries, :ttl_seconds,
-    :expected_read_bytes, :expected_write_bytes, :expected_net_rx_bytes, :expected_net_tx_bytes,
+    ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+    0, ?, ?,
+    ?, ?, ?, ?,
     0, 0, 0, 0,
-    :submitted_at, NULL, NULL, :run_after, :expires_at, NULL, NULL,
-    NULL, 0, 0, :version
+    ?, NULL, NULL, ?, ?, NULL, NULL,
+    NULL, 0, 0, ?
 )
 
 -- name: insert_tag
