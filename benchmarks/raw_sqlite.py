@@ -12,6 +12,8 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+import orjson
+
 from benchmarks.workload import TASK_TYPE, TaskRow
 
 SYNCHRONOUS = "FULL"
@@ -32,8 +34,8 @@ CREATE TABLE task_tags (
     value TEXT NOT NULL,
     PRIMARY KEY (task_id, key)
 );
-CREATE INDEX idx_task_tags_kv ON task_tags(key, value);
 """
+INDEX_TAGS_KV = "CREATE INDEX idx_task_tags_kv ON task_tags(key, value)"
 INSERT_TASK = "INSERT INTO tasks VALUES (?, ?, ?, 'pending', 128, ?, ?)"
 INSERT_TAG = "INSERT INTO task_tags VALUES (?, ?, ?)"
 FILTER_IDS = """
@@ -62,6 +64,7 @@ class RawSqlite:
         self.connection.execute("PRAGMA journal_mode=WAL")
         self.connection.execute(f"PRAGMA synchronous={SYNCHRONOUS}")
         self.connection.executescript(SCHEMA)
+        self.connection.execute(INDEX_TAGS_KV)
 
     def close(self) -> None:
         self.connection.close()
@@ -112,3 +115,56 @@ def _params(row: TaskRow) -> tuple[tuple[object, ...], list[tuple[str, str, str]
     task_id = str(uuid.uuid4())
     task = (task_id, row.index, TASK_TYPE, row.expected_net_tx_bytes, datetime.now(UTC).isoformat())
     return task, [(task_id, k, v) for k, v in row.tags.items()]
+
+
+REPLAY_PAGE = 2_000
+SUBMITTED_TOPIC = "taskmill.task:TaskSubmitted"
+
+
+def replay_log(log: Path, out: Path) -> int:
+    """W6's limit: the log taskmill wrote, replayed by plain `sqlite3` + `orjson` into this
+    module's schema; returns the events read.
+
+    Reads eventsourcing's `stored_events` table in pages of `REPLAY_PAGE` as taskmill does,
+    decodes every event's JSON state, and bulk-inserts each submission's task row and tag rows
+    (one `executemany` transaction per page, no journal or fsync, the tag index built once at
+    the end, like taskmill's rebuild). It does no more: no event models, no other event types
+    (W6's log holds only submissions), no counters, and a schema with one index where
+    taskmill's view has nine.
+    """
+    source = sqlite3.connect(log)
+    target = sqlite3.connect(out, isolation_level=None)
+    try:
+        target.execute("PRAGMA journal_mode=OFF")
+        target.execute("PRAGMA synchronous=OFF")
+        target.executescript(SCHEMA)
+        position, read = 0, 0
+        while True:
+            page = source.execute(
+                "SELECT rowid, originator_id, topic, state FROM stored_events "
+                "WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                (position, REPLAY_PAGE),
+            ).fetchall()
+            if not page:
+                break
+            tasks, tags = [], []
+            for seq, task_id, topic, state in page:
+                if topic != SUBMITTED_TOPIC:
+                    continue
+                event = orjson.loads(state)
+                io = event["expected_io"]
+                tasks.append(
+                    (task_id, seq, event["task_type"], io["net_tx_bytes"], event["timestamp"])
+                )
+                tags.extend((task_id, k, v) for k, v in event["tags"].items())
+            target.execute("BEGIN")
+            target.executemany(INSERT_TASK, tasks)
+            target.executemany(INSERT_TAG, tags)
+            target.execute("COMMIT")
+            read += len(page)
+            position = page[-1][0]
+        target.execute(INDEX_TAGS_KV)
+        return read
+    finally:
+        source.close()
+        target.close()

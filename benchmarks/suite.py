@@ -20,7 +20,7 @@ from benchmarks.dispatch import DispatchConfig
 from benchmarks.duckdb_baseline import DuckDbBaseline
 from benchmarks.figures import DUCKDB, HUEY, SQLITE, TASKMILL, Figure, figure_order, spec_of
 from benchmarks.huey_baseline import HueyBaseline
-from benchmarks.raw_sqlite import RawSqlite
+from benchmarks.raw_sqlite import RawSqlite, replay_log
 from benchmarks.timing import Summary, throughput, warm_ms
 from benchmarks.workload import (
     COUNT_KEY,
@@ -32,6 +32,7 @@ from benchmarks.workload import (
     make_workload,
     to_submission,
 )
+from taskmill.infrastructure.event_store import SQLITE_FILE_NAME as LOG_FILE
 
 FIRST = 100  # W2 "first 100"
 RUNNING = 1_000  # W7: tasks running while the snapshot is taken
@@ -241,6 +242,12 @@ def _taskmill_batch_and_queries(
             _record(samples, key, TASKMILL, label, events / (time.perf_counter() - start))
             _expect(events >= len(rows), f"{key}: replayed {events} events for {len(rows)} tasks")
             info["log_events"] = events
+        replayed = folder / "raw-replay.db"
+        start = time.perf_counter()
+        events = replay_log(store / LOG_FILE, replayed)
+        _record(samples, "W6", SQLITE, label, events / (time.perf_counter() - start))
+        _expect(events == info["log_events"], f"W6: raw replay read {events} events")
+        replayed.unlink()
         _expect(
             taskmill_runner.count_by_tag(scheduler, COUNT_KEY) == answers["count"],
             "W6: the rebuilt view counts differently from the incremental one",
