@@ -2,7 +2,7 @@
 
 Decoding a page builds thousands of short-lived containers (event models, their dicts, tag
 maps), and every 700 of them start a collection that walks the young objects again: replaying
-a log of 20,000 submissions spent about a fifth of its time there. The page's objects are freed
+a log of 20,000 submissions spent about 30% of its time there. The page's objects are freed
 by reference counting as soon as it is applied, so nothing is lost by collecting after it.
 """
 
