@@ -15,6 +15,7 @@ from pathlib import Path
 import orjson
 
 from benchmarks.workload import TASK_TYPE, TaskRow
+from taskmill.domain.task_events import TaskSubmitted
 
 SYNCHRONOUS = "FULL"
 SYNC_NAMES = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}  # PRAGMA synchronous values
@@ -118,12 +119,11 @@ def _params(row: TaskRow) -> tuple[tuple[object, ...], list[tuple[str, str, str]
 
 
 REPLAY_PAGE = 2_000
-SUBMITTED_TOPIC = "taskmill.task:TaskSubmitted"
 
 
-def replay_log(log: Path, out: Path) -> int:
+def replay_log(log: Path, out: Path) -> tuple[int, int]:
     """W6's limit: the log taskmill wrote, replayed by plain `sqlite3` + `orjson` into this
-    module's schema; returns the events read.
+    module's schema; returns (events read, tasks inserted).
 
     Reads eventsourcing's `stored_events` table in pages of `REPLAY_PAGE` as taskmill does,
     decodes every event's JSON state, and bulk-inserts each submission's task row and tag rows
@@ -138,7 +138,7 @@ def replay_log(log: Path, out: Path) -> int:
         target.execute("PRAGMA journal_mode=OFF")
         target.execute("PRAGMA synchronous=OFF")
         target.executescript(SCHEMA)
-        position, read = 0, 0
+        position, read, inserted = 0, 0, 0
         while True:
             page = source.execute(
                 "SELECT rowid, originator_id, topic, state FROM stored_events "
@@ -149,7 +149,7 @@ def replay_log(log: Path, out: Path) -> int:
                 break
             tasks, tags = [], []
             for seq, task_id, topic, state in page:
-                if topic != SUBMITTED_TOPIC:
+                if topic != TaskSubmitted.TOPIC:
                     continue
                 event = orjson.loads(state)
                 io = event["expected_io"]
@@ -162,9 +162,10 @@ def replay_log(log: Path, out: Path) -> int:
             target.executemany(INSERT_TAG, tags)
             target.execute("COMMIT")
             read += len(page)
+            inserted += len(tasks)
             position = page[-1][0]
         target.execute(INDEX_TAGS_KV)
-        return read
+        return read, inserted
     finally:
         source.close()
         target.close()

@@ -244,9 +244,12 @@ def _taskmill_batch_and_queries(
             info["log_events"] = events
         replayed = folder / "raw-replay.db"
         start = time.perf_counter()
-        events = replay_log(store / LOG_FILE, replayed)
+        events, inserted = replay_log(store / LOG_FILE, replayed)
         _record(samples, "W6", SQLITE, label, events / (time.perf_counter() - start))
-        _expect(events == info["log_events"], f"W6: raw replay read {events} events")
+        _expect(
+            events == info["log_events"] and inserted == len(rows),
+            f"W6: the raw replay read {events} events and inserted {inserted} tasks",
+        )
         replayed.unlink()
         _expect(
             taskmill_runner.count_by_tag(scheduler, COUNT_KEY) == answers["count"],
