@@ -113,3 +113,58 @@ def test_the_live_view_and_its_rebuild_equal_a_view_built_event_by_event(
     assert_same_rows(unfolded, live, "live view vs pages of 1")
     populated.rebuild_views(views=["operational"])
     assert_same_rows(unfolded, dump(populated.view_path), "rebuilt view vs pages of 1")
+
+
+def test_a_handle_that_did_not_see_the_submissions_reads_their_tags_once_per_page(
+    open_scheduler, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process's handle on the view (or a rebuild's later page) has no tags cached for
+    the tasks it moves: it reads them for the whole page in one statement, not one per task."""
+    submitter = open_scheduler()
+    profiles = [f"p{n % 3}" for n in range(40)]
+    ids = [
+        r.task_id
+        for r in submitter.submit_batch(
+            [TaskSubmission("copy", tags={"profile": p}) for p in profiles]
+        )
+    ]
+    submitter.catch_up()
+    runner = open_scheduler()  # its own view handle, nothing cached
+    statements: list[str] = []
+    runner._view._connection.set_trace_callback(statements.append)
+    for task_id in ids[:30]:
+        runner.start(task_id)
+    for task_id in ids[:20]:
+        runner.complete(task_id)
+
+    assert dict(runner.count_by_tag("profile", status=TaskStatus.COMPLETED)) == {
+        "p0": 7,
+        "p1": 7,
+        "p2": 6,
+    }
+    assert dict(runner.count_by_tag("profile", status=TaskStatus.RUNNING)) == {
+        "p0": 3,
+        "p1": 3,
+        "p2": 4,
+    }
+    assert dict(runner.count_by_tag("profile", status=TaskStatus.PENDING)) == {
+        "p0": 4,
+        "p1": 3,
+        "p2": 3,
+    }
+    tag_reads = [s for s in statements if "FROM tasks WHERE id" in s and "tags" in s]
+    assert len(tag_reads) == 1 and "json_each" in tag_reads[0]  # the 50 events: one page
+    assert_same_rows(
+        dump(_build_in_pages(tmp_path, runner, 1, monkeypatch)),
+        dump(runner.view_path),
+        "handle without cached tags vs pages of 1",
+    )
+
+
+def test_a_rebuild_in_small_pages_holds_the_rows_of_one_event_per_page(
+    populated: Scheduler, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unfolded = dump(_build_in_pages(tmp_path, populated, 1, monkeypatch))
+    monkeypatch.setattr(view_module, "REBUILD_PAGE_SIZE", 3)  # starts land pages after submits
+    populated.rebuild_views(views=["operational"])
+    assert_same_rows(unfolded, dump(populated.view_path), "rebuilt in pages of 3 vs pages of 1")

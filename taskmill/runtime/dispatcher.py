@@ -312,7 +312,7 @@ class Dispatcher:
         for task_id in self._s.select_ids(ended):
             job = self.running.get(task_id)
             if job is not None:
-                job.context._cancelled.set()
+                job.context._cancelled = True
                 if job.future is not None and job.handler.is_async:
                     job.future.cancel()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
-from collections.abc import Iterable, MutableMapping
+from collections.abc import MutableMapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -48,7 +48,8 @@ class PageProjector:
         self._new_tasks: list[tuple[Any, ...]] = []
         self._new_tags: list[tuple[str, str, str, str, int, int]] = []
 
-    def apply_all(self, events: Iterable[tuple[int, Any]]) -> None:
+    def apply_all(self, events: Sequence[tuple[int, Any]]) -> None:
+        self._prefetch_tags(events)
         for notification_id, event in events:
             self.apply(notification_id, event)
 
@@ -56,6 +57,27 @@ class PageProjector:
         handler = _HANDLERS.get(type(event))
         if handler is not None:
             handler(self, notification_id, event)
+
+    def _prefetch_tags(self, events: Sequence[tuple[int, Any]]) -> None:
+        """Read the tags of every task whose status the page changes and that the cache lacks,
+        in one statement rather than one per event (a process that did not submit the tasks it
+        runs, or a rebuild's page of starts, would otherwise ask once per task). Tags never
+        change, so reading them before the page's own rows change is safe; tasks the page
+        submits are not in the table yet and come from their submission."""
+        cached = self._tags
+        wanted = {
+            task_id
+            for _, event in events
+            if type(event) in _CHANGES_STATUS
+            and (task_id := str(event.originator_id)) not in cached
+        }
+        if not wanted:
+            return
+        rows = self._cursor.execute(
+            SQL["tags_of_tasks"], {"ids": orjson.dumps(sorted(wanted)).decode()}
+        )
+        for task_id, tags in rows:
+            cached[task_id] = orjson.loads(tags)
 
     def flush(self) -> None:
         """Write what the page buffered: new tasks and tags, then the tag counter changes."""
@@ -230,6 +252,9 @@ _STATUS_BEFORE: dict[type, str] = {
 }
 """The status each event can only leave (the Task aggregate enforces it); cancel and expire
 can leave any, so for them the view is asked."""
+
+_CHANGES_STATUS: frozenset[type] = frozenset({*_STATUS_BEFORE, ev.TaskCancelled, ev.TaskExpired})
+"""The events whose handler moves the task's tag counters (`PageProjector._move`)."""
 
 _HANDLERS: dict[type, Any] = {
     ev.TaskSubmitted: PageProjector._submitted,

@@ -36,6 +36,10 @@ VALUES (?, ?, ?, ?, ?, ?)
 -- name: task_status_and_tags
 SELECT status, tags FROM tasks WHERE id = :id
 
+-- name: tags_of_tasks
+-- :ids is a JSON array of task ids (one statement for a page's worth of tasks)
+SELECT id, tags FROM tasks WHERE id IN (SELECT value FROM json_each(:ids))
+
 -- name: set_tag_phase
 -- Once per task: when it ends ('active' -> its terminal status).
 UPDATE task_tags SET phase = :phase WHERE task_id = :id
