@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from taskmill.domain.io_figures import IOFigures
 from taskmill.domain.status import TaskStatus
-from taskmill.domain.trusted import construct_trusted
+from taskmill.domain.trusted import construct_trusted, trusted_uuid
 
 
 class SubmitResult(BaseModel):
@@ -68,13 +68,13 @@ class TaskRecord(BaseModel):
         return construct_trusted(
             cls,
             dict(
-                id=UUID(row["id"]),
+                id=trusted_uuid(row["id"]),
                 task_type=row["task_type"],
-                status=TaskStatus(row["status"]),
+                status=_STATUS[row["status"]],
                 priority=row["priority"],
                 group=row["group_key"],
                 dedup_key=row["dedup_key"],
-                parent_id=None if row["parent_id"] is None else UUID(row["parent_id"]),
+                parent_id=None if row["parent_id"] is None else trusted_uuid(row["parent_id"]),
                 tags=orjson.loads(row["tags"]),
                 payload=orjson.loads(row["payload"]),
                 attempts=row["attempts"],
@@ -118,6 +118,9 @@ def _io(row: Any, prefix: str) -> IOFigures:
             "net_tx_bytes": row[f"{prefix}_net_tx_bytes"],
         },
     )
+
+
+_STATUS: dict[str, TaskStatus] = {status.value: status for status in TaskStatus}
 
 
 def _moment(value: str | None) -> datetime | None:

@@ -23,6 +23,7 @@ from taskmill.domain.spec import as_utc
 from taskmill.domain.status import TaskStatus
 from taskmill.domain.task_events import TaskCancelled
 from taskmill.domain.task_events import TaskSubmitted as DomainTaskSubmitted
+from taskmill.domain.trusted import trusted_uuid
 from taskmill.feed.follow import follow as follow_feed
 from taskmill.feed.models import SchedulerEvent, TaskProgress
 from taskmill.feed.reader import FeedFilter, FeedReader, TaskIdentity, progress_event
@@ -451,7 +452,7 @@ class Scheduler:
     def _select_ids(self, task_filter: TaskFilter) -> list[UUID]:
         self.catch_up()
         with self._view.reading() as connection:
-            return [UUID(i) for i in queries.select_task_ids(connection, task_filter)]
+            return [trusted_uuid(i) for i in queries.select_task_ids(connection, task_filter)]
 
     def _project(self, recordings: Sequence[Recording[Any]]) -> None:
         """Hand the events just saved to the view, which applies them with the next read."""

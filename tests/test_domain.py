@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pickle
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.utils import get_topic
+from hypothesis import given
+from hypothesis import strategies as st
 
 from taskmill.domain import task_events as ev
 from taskmill.domain.dedup import (
@@ -22,6 +25,7 @@ from taskmill.domain.spec import validate_spec
 from taskmill.domain.status import ACTIVE_STATUSES, TERMINAL_STATUSES, TaskStatus
 from taskmill.domain.tags import inherit_tags, validate_user_tags, with_system_tags
 from taskmill.domain.task import Task
+from taskmill.domain.trusted import trusted_uuid
 
 S = TaskStatus
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
@@ -438,3 +442,20 @@ def test_a_finalizer_claim_keeps_other_workers_out_until_its_lease_runs_out() ->
         parent.finalize(now=later, worker_id="a")
     parent.finalize(now=later, worker_id="b")
     assert parent.status is TaskStatus.COMPLETED
+
+
+# -- ids read back from our own storage ------------------------------------------------------
+
+
+@given(st.uuids())
+def test_trusted_uuid_equals_the_validating_constructor(value: UUID) -> None:
+    for text in (str(value), value.hex):
+        built = trusted_uuid(text)
+        assert built == value and hash(built) == hash(value)
+        assert str(built) == str(value) and built.version == value.version
+        assert isinstance(built, UUID)
+        assert pickle.loads(pickle.dumps(built)) == value
+
+
+def test_trusted_uuid_takes_the_fast_path_on_this_interpreter() -> None:
+    assert trusted_uuid is not UUID  # CPython 3.11-3.13 keep the `int` and `is_safe` slots

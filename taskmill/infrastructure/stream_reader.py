@@ -17,6 +17,7 @@ from uuid import UUID
 from eventsourcing.persistence import ApplicationRecorder, StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
+from taskmill.domain.trusted import trusted_uuid
 from taskmill.infrastructure.sqlite_wal import BUSY_TIMEOUT_SECONDS
 
 CHUNK = 500
@@ -79,7 +80,7 @@ class SQLiteStreamReader:
                     chunk,
                 ).fetchall()
                 for originator_id, version, topic, state in rows:
-                    key = UUID(originator_id)
+                    key = trusted_uuid(originator_id)
                     found.setdefault(key, []).append(
                         StoredEvent(
                             originator_id=key,
@@ -117,7 +118,7 @@ class SQLiteStreamReader:
                     [i.hex for i in chunk] + [floor],
                 ).fetchall()
                 for originator_id, version, topic, state in rows:
-                    key = UUID(originator_id)
+                    key = trusted_uuid(originator_id)
                     if version > versions[key]:
                         found.setdefault(key, []).append(
                             StoredEvent(
