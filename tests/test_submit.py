@@ -34,6 +34,25 @@ def test_each_submission_gets_its_own_id(scheduler: Scheduler) -> None:
     assert len(scheduler.query_tasks()) == 2
 
 
+def test_task_ids_are_time_ordered_uuids_from_the_submission_time(
+    scheduler: Scheduler, clock
+) -> None:
+    ids = []
+    for _ in range(3):
+        ids.append(scheduler.submit(TaskSubmission("job")).task_id)
+        clock.advance(0.002)
+    ids += [r.task_id for r in scheduler.submit_batch([TaskSubmission("job")] * 50)]
+    parent = ids[0]
+    ids.append(scheduler.submit(TaskSubmission("part").parent(parent)).task_id)
+
+    assert {task_id.version for task_id in ids} == {7}
+    assert len(set(ids)) == len(ids)  # 74 random bits keep ids apart within one millisecond
+    first_millis = ids[0].int >> 80
+    assert first_millis == int(clock.now.timestamp() * 1000) - 6  # 3 advances of 2 ms ago
+    assert ids[:3] == sorted(ids[:3])  # later submissions sort later
+    assert all(later.int >> 80 == ids[3].int >> 80 for later in ids[3:])  # one clock reading
+
+
 def test_submitted_task_is_found_by_id(scheduler: Scheduler, clock) -> None:
     task_id = scheduler.submit(TaskSubmission("job")).task_id
 

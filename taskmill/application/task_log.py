@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, Recording
@@ -29,6 +29,7 @@ from taskmill.domain.task import Task
 from taskmill.domain.task_events import TaskEvent
 from taskmill.infrastructure.bounded_cache import BoundedCache
 from taskmill.infrastructure.stream_reader import stream_reader_for
+from taskmill.infrastructure.task_ids import new_task_id
 
 MAX_CONFLICT_RETRIES = 8
 CACHE_SIZE = 8192
@@ -108,7 +109,7 @@ class TaskLog(Application[UUID]):
             if claim is not None and claim.holder is not None:
                 held[claim_id] = claim.holder
                 return Submitted(claim.holder, inserted=False)
-        task_id = uuid4()
+        task_id = new_task_id(now)
         tags = spec.tags
         if spec.parent_id is not None:
             try:
