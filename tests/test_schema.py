@@ -77,18 +77,24 @@ def test_a_view_built_by_the_first_migration_is_upgraded_with_its_rows(tmp_path:
     assert row == (42, 7)
 
 
-def test_migration_3_turns_the_tag_rows_status_into_their_phase(tmp_path: Path) -> None:
+def _migrated_up_to(path: Path, version: int) -> sqlite3.Connection:
+    """A view database as the first `version` migrations left it (recorded as applied)."""
     from taskmill.projections.sql_files import load_migrations
 
-    connection = sqlite3.connect(tmp_path / "old.db", isolation_level=None)
+    connection = sqlite3.connect(path, isolation_level=None)
     connection.execute(
         "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)"
     )
-    for migration in load_migrations("taskmill.projections.operational.sql")[:2]:
+    for migration in load_migrations("taskmill.projections.operational.sql")[:version]:
         connection.executescript(migration.script)
         connection.execute(
             "INSERT INTO schema_migrations VALUES (?, ?)", (migration.version, migration.name)
         )
+    return connection
+
+
+def test_migration_3_turns_the_tag_rows_status_into_their_phase(tmp_path: Path) -> None:
+    connection = _migrated_up_to(tmp_path / "old.db", 2)
     statuses = ["pending", "blocked", "running", "waiting", "completed", "failed", "cancelled"]
     for n, status in enumerate(statuses):
         connection.execute(
@@ -99,6 +105,22 @@ def test_migration_3_turns_the_tag_rows_status_into_their_phase(tmp_path: Path) 
     migrate(connection)
     phases = connection.execute("SELECT phase FROM task_tags ORDER BY seq").fetchall()
     assert [p for (p,) in phases] == ["active"] * 4 + ["completed", "failed", "cancelled"]
+
+
+def test_migration_6_keeps_the_tag_rows_and_makes_the_ordered_index_cover_the_task_id(
+    tmp_path: Path,
+) -> None:
+    connection = _migrated_up_to(tmp_path / "old.db", 5)
+    rows = [(f"t{n}", k, f"{k}{n % 3}", "active", n % 2, n) for n in range(5) for k in "ab"]
+    connection.executemany("INSERT INTO task_tags VALUES (?, ?, ?, ?, ?, ?)", rows)
+    migrate(connection)
+
+    assert connection.execute("SELECT * FROM task_tags ORDER BY seq, key").fetchall() == rows
+    plan = connection.execute(
+        "EXPLAIN QUERY PLAN SELECT task_id FROM task_tags "
+        "WHERE key = 'a' AND value = 'a1' AND phase = 'active' ORDER BY priority, seq"
+    ).fetchall()
+    assert "COVERING INDEX idx_task_tags_kv_phase_order" in plan[0][-1]
 
 
 def test_the_seed_tags_table_and_index_exist(tmp_path: Path) -> None:

@@ -49,7 +49,7 @@ CREATE TABLE task_tags (
     priority INTEGER NOT NULL DEFAULT 0,
     seq INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (task_id, key)
-);
+) WITHOUT ROWID;
 CREATE INDEX idx_task_tags_kv ON task_tags (key, value);
 CREATE INDEX idx_task_tags_kv_phase_order ON task_tags (key, value, phase, priority, seq);
 CREATE TABLE tag_counts (
