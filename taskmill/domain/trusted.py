@@ -58,5 +58,5 @@ def _fast_path_holds() -> bool:
 
 trusted_uuid: Callable[[str], UUID] = _fast_uuid if _fast_path_holds() else UUID
 """A UUID from the text of one taskmill stored itself (hyphenated, or 32 hex digits), with no
-format checks: ~40% faster than `UUID(text)`, which matters where ids come back by the
+format checks, in about half the time of `UUID(text)`; that matters where ids come back by the
 thousand (`query_task_ids`, stream loads). Never for text from users: use `UUID` there."""
