@@ -74,7 +74,7 @@ class PageProjector:
         if not wanted:
             return
         rows = self._cursor.execute(
-            SQL["tags_of_tasks"], {"ids": orjson.dumps(sorted(wanted)).decode()}
+            SQL["tags_of_tasks"], {"ids": orjson.dumps(list(wanted)).decode()}
         )
         for task_id, tags in rows:
             cached[task_id] = orjson.loads(tags)
