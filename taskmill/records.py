@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -62,39 +62,61 @@ class TaskRecord(BaseModel):
         return {k: v for k, v in self.tags.items() if not k.startswith("taskmill.")}
 
     @classmethod
-    def from_row(cls, row: Any) -> TaskRecord:
-        """`row` is an `sqlite3.Row` (or any mapping) of the tasks table."""
+    def from_columns(cls, row: Sequence[Any]) -> TaskRecord:
+        """`row` holds the tasks table's `TASK_COLUMNS`, in that order (read.sql's
+        `task_columns`). Positional: an `sqlite3.Row` looks names up one column at a time, and
+        this runs for every record a query returns."""
+        (
+            task_id, seq, task_type, status, priority, group, dedup_key, parent_id, payload,
+            tags, attempts, max_retries, ttl_seconds,
+            expected_read, expected_write, expected_rx, expected_tx,
+            actual_read, actual_write, actual_rx, actual_tx,
+            submitted_at, started_at, finished_at, run_after, expires_at, last_error, worker_id,
+            lease_expires_at, children_total, children_unfinished,
+        ) = row  # fmt: skip
         # Trusted path: rows were written from validated events, so skip re-validation.
         return construct_trusted(
             cls,
-            dict(
-                id=trusted_uuid(row["id"]),
-                task_type=row["task_type"],
-                status=_STATUS[row["status"]],
-                priority=row["priority"],
-                group=row["group_key"],
-                dedup_key=row["dedup_key"],
-                parent_id=None if row["parent_id"] is None else trusted_uuid(row["parent_id"]),
-                tags=orjson.loads(row["tags"]),
-                payload=orjson.loads(row["payload"]),
-                attempts=row["attempts"],
-                max_retries=row["max_retries"],
-                ttl_seconds=row["ttl_seconds"],
-                expected_io=_io(row, "expected"),
-                actual_io=_io(row, "actual"),
-                submitted_at=datetime.fromisoformat(row["submitted_at"]),
-                started_at=_moment(row["started_at"]),
-                finished_at=_moment(row["finished_at"]),
-                run_after=_moment(row["run_after"]),
-                expires_at=_moment(row["expires_at"]),
-                last_error=row["last_error"],
-                worker_id=row["worker_id"],
-                lease_expires_at=_moment(row["lease_expires_at"]),
-                children_total=row["children_total"],
-                children_unfinished=row["children_unfinished"],
-                sequence=row["seq"],
-            ),
+            {
+                "id": trusted_uuid(task_id),
+                "task_type": task_type,
+                "status": _STATUS[status],
+                "priority": priority,
+                "group": group,
+                "dedup_key": dedup_key,
+                "parent_id": None if parent_id is None else trusted_uuid(parent_id),
+                "tags": orjson.loads(tags),
+                "payload": orjson.loads(payload),
+                "attempts": attempts,
+                "max_retries": max_retries,
+                "ttl_seconds": ttl_seconds,
+                "expected_io": _io(expected_read, expected_write, expected_rx, expected_tx),
+                "actual_io": _io(actual_read, actual_write, actual_rx, actual_tx),
+                "submitted_at": datetime.fromisoformat(submitted_at),
+                "started_at": _moment(started_at),
+                "finished_at": _moment(finished_at),
+                "run_after": _moment(run_after),
+                "expires_at": _moment(expires_at),
+                "last_error": last_error,
+                "worker_id": worker_id,
+                "lease_expires_at": _moment(lease_expires_at),
+                "children_total": children_total,
+                "children_unfinished": children_unfinished,
+                "sequence": seq,
+            },
         )
+
+
+TASK_COLUMNS = (
+    "id", "seq", "task_type", "status", "priority", "group_key", "dedup_key", "parent_id",
+    "payload", "tags", "attempts", "max_retries", "ttl_seconds",
+    "expected_read_bytes", "expected_write_bytes", "expected_net_rx_bytes",
+    "expected_net_tx_bytes",
+    "actual_read_bytes", "actual_write_bytes", "actual_net_rx_bytes", "actual_net_tx_bytes",
+    "submitted_at", "started_at", "finished_at", "run_after", "expires_at", "last_error",
+    "worker_id", "lease_expires_at", "children_total", "children_unfinished",
+)  # fmt: skip
+"""The columns `TaskRecord.from_columns` takes, in its order (tests check read.sql's)."""
 
 
 class HistoryEntry(BaseModel):
@@ -108,15 +130,10 @@ class HistoryEntry(BaseModel):
     data: dict[str, Any]
 
 
-def _io(row: Any, prefix: str) -> IOFigures:
+def _io(read: int, write: int, rx: int, tx: int) -> IOFigures:
     return construct_trusted(
         IOFigures,
-        {
-            "read_bytes": row[f"{prefix}_read_bytes"],
-            "write_bytes": row[f"{prefix}_write_bytes"],
-            "net_rx_bytes": row[f"{prefix}_net_rx_bytes"],
-            "net_tx_bytes": row[f"{prefix}_net_tx_bytes"],
-        },
+        {"read_bytes": read, "write_bytes": write, "net_rx_bytes": rx, "net_tx_bytes": tx},
     )
 
 

@@ -447,7 +447,7 @@ class Scheduler:
         self.catch_up()
         with self._view.reading() as connection:
             rows = queries.select_tasks(connection, task_filter)
-        return [TaskRecord.from_row(row) for row in rows]
+        return [TaskRecord.from_columns(row) for row in rows]
 
     def _select_ids(self, task_filter: TaskFilter) -> list[UUID]:
         self.catch_up()

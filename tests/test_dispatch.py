@@ -14,7 +14,14 @@ from uuid import UUID
 
 import pytest
 
-from taskmill import Scheduler, TaskQuery, TaskRecord, TaskStatus, TaskSubmission
+from taskmill import (
+    IllegalTransition,
+    Scheduler,
+    TaskQuery,
+    TaskRecord,
+    TaskStatus,
+    TaskSubmission,
+)
 from taskmill.runtime.context import TaskContext
 from taskmill.runtime.registry import PermanentError
 
@@ -439,6 +446,32 @@ def test_run_until_idle_returns_when_nothing_is_runnable(
 
     assert all(_record(live, i).status is TaskStatus.COMPLETED for i in done)
     assert _record(live, nobody).status is TaskStatus.PENDING
+
+
+def test_a_worker_keeps_no_finished_task_in_its_caches(live: Scheduler, run_idle: RunIdle) -> None:
+    """A finished task never changes again, so the worker drops it from its caches (the
+    commands' aggregates, the view's tags) and its memory does not grow with the work done; a
+    later command on one reads it back from the log."""
+
+    @live.executor("job")
+    def job(ctx: TaskContext) -> None:
+        pass
+
+    done = [live.submit(TaskSubmission("job", tags={"n": str(i)})).task_id for i in range(20)]
+    waiting = live.submit(TaskSubmission("no-executor", tags={"n": "x"})).task_id
+
+    run_idle(live)
+
+    commands_cache, tags_cache = set(live._log._cache), set(live._view._tags)
+    assert waiting in commands_cache and str(waiting) in tags_cache
+    assert not commands_cache & set(done)
+    assert not tags_cache & {str(i) for i in done}
+    with pytest.raises(IllegalTransition) as refused:
+        live.cancel(done[0])
+    assert refused.value.status == "completed"
+    assert live.count_by_tag("n", status=TaskStatus.COMPLETED) == [
+        (str(i), 1) for i in sorted(range(20), key=str)
+    ]
 
 
 def test_run_until_idle_also_runs_the_work_executors_submit(

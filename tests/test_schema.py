@@ -9,7 +9,8 @@ import duckdb
 
 from taskmill.projections.analytical.migrations import migrate as migrate_analytical
 from taskmill.projections.operational.migrations import migrate
-from taskmill.projections.sql_files import read_sql
+from taskmill.projections.sql_files import load_statements, read_sql
+from taskmill.records import TASK_COLUMNS
 
 SQL_PACKAGE = "taskmill.projections.operational.sql"
 
@@ -121,6 +122,19 @@ def test_migration_6_keeps_the_tag_rows_and_makes_the_ordered_index_cover_the_ta
         "WHERE key = 'a' AND value = 'a1' AND phase = 'active' ORDER BY priority, seq"
     ).fetchall()
     assert "COVERING INDEX idx_task_tags_kv_phase_order" in plan[0][-1]
+
+
+def test_task_selects_return_the_columns_records_are_built_from(tmp_path: Path) -> None:
+    """`TaskRecord.from_columns` reads task rows by position: every statement that selects
+    them must name `TASK_COLUMNS` in that order, and the table must have each of them."""
+    connection = sqlite3.connect(tmp_path / "view.db", isolation_level=None)
+    migrate(connection)
+    statements = load_statements(SQL_PACKAGE, "read.sql")
+    for name in ("task_columns", "task_columns_by_tag"):
+        cursor = connection.execute(f"{statements[name]} LIMIT 0")
+        assert tuple(column[0] for column in cursor.description) == TASK_COLUMNS, name
+    table = {row[1] for row in connection.execute("PRAGMA table_info(tasks)")}
+    assert set(TASK_COLUMNS) <= table
 
 
 def test_the_seed_tags_table_and_index_exist(tmp_path: Path) -> None:

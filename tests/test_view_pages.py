@@ -168,3 +168,16 @@ def test_a_rebuild_in_small_pages_holds_the_rows_of_one_event_per_page(
     monkeypatch.setattr(view_module, "REBUILD_PAGE_SIZE", 3)  # starts land pages after submits
     populated.rebuild_views(views=["operational"])
     assert_same_rows(unfolded, dump(populated.view_path), "rebuilt in pages of 3 vs pages of 1")
+
+
+def test_the_view_folds_its_wal_in_every_ten_thousand_pages(scheduler: Scheduler) -> None:
+    """Not SQLite's default 1,000: the live file keeps the setting after a rebuild's swap too."""
+
+    def autocheckpoint() -> int:
+        with scheduler._view.reading() as connection:
+            return int(connection.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
+
+    assert autocheckpoint() == view_module.WAL_CHECKPOINT_PAGES == 10_000
+    scheduler.submit(TaskSubmission("job"))
+    scheduler.rebuild_views()
+    assert autocheckpoint() == 10_000

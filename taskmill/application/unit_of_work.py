@@ -92,9 +92,16 @@ class UnitOfWork:
         return [a for a in self._loaded.values() if a.pending_events]
 
     def keep(self) -> None:
-        """After a successful save: remember every aggregate as it now is."""
+        """After a successful save: remember every aggregate as it now is, except tasks that
+        ended. Those never change again, so keeping them only grows the heap that Python's
+        garbage collector walks (a worker would hold its last 8,192 finished tasks); the rare
+        command that still names one (a cancel that is refused, say) reads it from the log."""
+        cache = self._cache
         for aggregate_id, aggregate in self._loaded.items():
-            self._cache[aggregate_id] = aggregate
+            if isinstance(aggregate, Task) and aggregate.is_terminal:
+                cache.pop(aggregate_id, None)
+            else:
+                cache[aggregate_id] = aggregate
 
     def evict(self) -> None:
         """After a failure: forget what this command touched (it may hold unsaved changes)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections import Counter
+from collections import defaultdict
 from collections.abc import MutableMapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,7 +12,7 @@ import orjson
 
 from taskmill.domain import task_events as ev
 from taskmill.domain.io_figures import IO_FIELDS, IOFigures
-from taskmill.domain.status import TaskStatus
+from taskmill.domain.status import TERMINAL_STATUSES, TaskStatus
 from taskmill.projections.operational.phase import phase_of
 from taskmill.projections.sql_files import load_statements
 
@@ -44,7 +44,8 @@ class PageProjector:
         self._cursor = cursor
         self._tags = {} if tags is None else tags
         """Tags per task id: immutable, so a cache shared across pages can never be stale."""
-        self._counts: Counter[tuple[str, str, str]] = Counter()
+        self._counts: defaultdict[tuple[str, str, str], int] = defaultdict(int)
+        """Tag counter changes of the page (`Counter` would fill a missing key in Python)."""
         self._new_tasks: list[tuple[Any, ...]] = []
         self._new_tags: list[tuple[str, str, str, str, int, int]] = []
 
@@ -152,13 +153,17 @@ class PageProjector:
                 return
             old, tags = row[0], orjson.loads(row[1])
             self._tags[task_id] = tags
-        if old == new_status.value:
+        new = new_status.value  # an enum property: read once, not twice per tag
+        if old == new:
             return
+        counts = self._counts
         for k, v in tags.items():
-            self._counts[(k, v, old)] -= 1
-            self._counts[(k, v, new_status.value)] += 1
-        if new_status.is_terminal:
-            self._cursor.execute(SQL["set_tag_phase"], {"id": task_id, "phase": new_status.value})
+            counts[(k, v, old)] -= 1
+            counts[(k, v, new)] += 1
+        if new_status in TERMINAL_STATUSES:
+            self._cursor.execute(SQL["set_tag_phase"], {"id": task_id, "phase": new})
+            # An ended task's status never moves again: its tags need no place in the cache.
+            self._tags.pop(task_id, None)
 
     def _update(self, name: str, e: ev.TaskEvent, **params: Any) -> None:
         self._insert_new_tasks()

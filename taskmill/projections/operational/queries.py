@@ -40,12 +40,11 @@ class TaskFilter:
     offset: int = 0
 
 
-def select_tasks(connection: sqlite3.Connection, query: TaskFilter) -> list[sqlite3.Row]:
-    cursor = connection.cursor()
-    cursor.row_factory = sqlite3.Row
+def select_tasks(connection: sqlite3.Connection, query: TaskFilter) -> list[tuple[Any, ...]]:
+    """The matching task rows, each a tuple of `records.TASK_COLUMNS`."""
     with _snapshot(connection):
         statement, params = _statement(connection, "task_columns", query)
-        return list(cursor.execute(statement, params))
+        return connection.execute(statement, params).fetchall()
 
 
 def select_task_ids(connection: sqlite3.Connection, query: TaskFilter) -> list[str]:
