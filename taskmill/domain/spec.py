@@ -11,8 +11,9 @@ from uuid import UUID
 import orjson
 
 from taskmill.domain.errors import InvalidSubmission
-from taskmill.domain.io_figures import IO_FIELDS, IOFigures
+from taskmill.domain.io_figures import IO_FIELDS, ZERO_IO, IOFigures
 from taskmill.domain.tags import MAX_VALUE_LENGTH, validate_user_tags
+from taskmill.domain.trusted import construct_trusted
 
 MIN_PRIORITY = 0
 MAX_PRIORITY = 255
@@ -152,11 +153,12 @@ def as_utc(moment: datetime) -> datetime:
 
 def _io(field: str, value: Mapping[str, int] | IOFigures | None) -> IOFigures:
     if value is None:
-        return IOFigures()
+        return ZERO_IO
     if isinstance(value, IOFigures):
         return value
+    figures = dict.fromkeys(IO_FIELDS, 0)
     for name, amount in value.items():
-        if name not in IO_FIELDS:
+        if name not in figures:
             raise InvalidSubmission(f"{field}.{name}", f"unknown figure (known: {IO_FIELDS})")
-        _integer(f"{field}.{name}", amount, 0, 2**63 - 1)
-    return IOFigures(**value)
+        figures[name] = _integer(f"{field}.{name}", amount, 0, 2**63 - 1)
+    return construct_trusted(IOFigures, figures)  # every figure is checked just above

@@ -9,7 +9,7 @@ from uuid import UUID
 from taskmill.domain import task_events as ev
 from taskmill.domain.base import EventSourcedAggregate
 from taskmill.domain.errors import IllegalTransition
-from taskmill.domain.io_figures import IOFigures
+from taskmill.domain.io_figures import ZERO_IO, IOFigures
 from taskmill.domain.spec import TaskSpec
 from taskmill.domain.status import TaskStatus
 from taskmill.domain.tags import with_system_tags
@@ -151,7 +151,7 @@ class Task(EventSourcedAggregate):
         self._require("complete", S.RUNNING)
         self._require_attempt("complete", attempt)
         event = ev.TaskAwaitingChildren if self.children else ev.TaskCompleted
-        self.trigger_event(event, timestamp=now, actual_io=actual_io or IOFigures())
+        self.trigger_event(event, timestamp=now, actual_io=actual_io or ZERO_IO)
 
     def fail(
         self,

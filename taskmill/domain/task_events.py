@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from taskmill.domain.base import CreationEvent, DomainEvent
-from taskmill.domain.io_figures import IOFigures
+from taskmill.domain.io_figures import ZERO_IO, IOFigures
 from taskmill.domain.status import TaskStatus
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ class TaskSubmitted(CreationEvent, TaskEvent):
         task.run_after = self.run_after
         task.expected_io = self.expected_io
         task.fail_on_child_failure = self.fail_on_child_failure
-        task.actual_io = IOFigures()
+        task.actual_io = ZERO_IO  # frozen: one shared instance, not a validation per task
         task.status = self.status
         task.attempts = 0
         task.started_at = None

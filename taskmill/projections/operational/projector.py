@@ -135,9 +135,9 @@ class PageProjector:
         )
         status, priority, counts = e.status.value, e.priority, self._counts
         phase = phase_of(status)
-        self._tags[task_id] = e.tags
-        self._new_tags.extend((task_id, k, v, phase, priority, seq) for k, v in e.tags.items())
-        for k, v in e.tags.items():
+        tags = self._tags[task_id] = e.tags
+        self._new_tags += [(task_id, k, v, phase, priority, seq) for k, v in tags.items()]
+        for k, v in tags.items():
             counts[(k, v, status)] += 1
 
     def _move(self, e: ev.TaskEvent, new_status: TaskStatus) -> None:
