@@ -11,7 +11,6 @@ from typing import Any
 import orjson
 
 from taskmill.domain import task_events as ev
-from taskmill.domain.io_figures import IO_FIELDS, IOFigures
 from taskmill.domain.status import TERMINAL_STATUSES, TaskStatus
 from taskmill.projections.operational.phase import phase_of
 from taskmill.projections.sql_files import load_statements
@@ -21,18 +20,6 @@ SQL = load_statements("taskmill.projections.operational.sql", "write.sql")
 
 def iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
-
-
-_IO_COLUMNS = {
-    prefix: tuple((f"{prefix}_{name}", name) for name in IO_FIELDS)
-    for prefix in ("expected", "actual")
-}
-
-
-def _io(prefix: str, figures: IOFigures) -> dict[str, int]:
-    """The figures as view columns (`expected_read_bytes`, ...): plain attribute reads, as this
-    runs once per submission and completion, in rebuilds too."""
-    return {column: getattr(figures, name) for column, name in _IO_COLUMNS[prefix]}
 
 
 class PageProjector:
@@ -140,11 +127,13 @@ class PageProjector:
         for k, v in tags.items():
             counts[(k, v, status)] += 1
 
-    def _move(self, e: ev.TaskEvent, new_status: TaskStatus) -> None:
+    def _move(self, e: ev.TaskEvent, new_status: TaskStatus, task_id: str | None = None) -> None:
         """Keep the counters in step with the task's status, and the tag rows' phase once it
-        ends (moves between unfinished statuses leave the tag rows alone)."""
+        ends (moves between unfinished statuses leave the tag rows alone). `task_id` is the
+        event's id as text, when the caller has it already."""
         self._insert_new_tasks()
-        task_id = str(e.originator_id)
+        if task_id is None:
+            task_id = str(e.originator_id)
         old = _STATUS_BEFORE.get(type(e))
         tags = self._tags.get(task_id)
         if old is None or tags is None:
@@ -161,7 +150,7 @@ class PageProjector:
             counts[(k, v, old)] -= 1
             counts[(k, v, new)] += 1
         if new_status in TERMINAL_STATUSES:
-            self._cursor.execute(SQL["set_tag_phase"], {"id": task_id, "phase": new})
+            self._cursor.execute(SQL["set_tag_phase"], (new, task_id))
             # An ended task's status never moves again: its tags need no place in the cache.
             self._tags.pop(task_id, None)
 
@@ -175,16 +164,23 @@ class PageProjector:
         self._move(e, TaskStatus.PENDING)
         self._update("set_status", e, status=TaskStatus.PENDING.value)
 
+    # Starts and completions are most of a busy log: their statements are bound from tuples
+    # and the task id is turned into text once, not in each step.
+
     def _started(self, _: int, e: ev.TaskStarted) -> None:
-        self._move(e, TaskStatus.RUNNING)
-        self._update(
-            "started",
-            e,
-            status=TaskStatus.RUNNING.value,
-            attempt=e.attempt,
-            at=iso(e.timestamp),
-            worker_id=e.worker_id,
-            lease_expires_at=iso(e.lease_expires_at),
+        task_id = str(e.originator_id)
+        self._move(e, TaskStatus.RUNNING, task_id)
+        self._cursor.execute(
+            SQL["started"],
+            (
+                _RUNNING,
+                e.attempt,
+                e.timestamp.isoformat(),
+                e.worker_id,
+                iso(e.lease_expires_at),
+                e.originator_version,
+                task_id,
+            ),
         )
 
     def _lease_renewed(self, _: int, e: ev.TaskLeaseRenewed) -> None:
@@ -195,23 +191,32 @@ class PageProjector:
         self._update("requeued", e, status=TaskStatus.PENDING.value)
 
     def _completed(self, _: int, e: ev.TaskCompleted) -> None:
-        self._move(e, TaskStatus.COMPLETED)
-        self._update(
-            "attempt_succeeded",
-            e,
-            status=TaskStatus.COMPLETED.value,
-            finished_at=iso(e.timestamp),
-            **_io("actual", e.actual_io),
-        )
+        self._attempt_succeeded(e, TaskStatus.COMPLETED, e.timestamp.isoformat())
 
     def _awaiting(self, _: int, e: ev.TaskAwaitingChildren) -> None:
-        self._move(e, TaskStatus.WAITING)
-        self._update(
-            "attempt_succeeded",
-            e,
-            status=TaskStatus.WAITING.value,
-            finished_at=None,
-            **_io("actual", e.actual_io),
+        self._attempt_succeeded(e, TaskStatus.WAITING, None)
+
+    def _attempt_succeeded(
+        self,
+        e: ev.TaskCompleted | ev.TaskAwaitingChildren,
+        status: TaskStatus,
+        finished_at: str | None,
+    ) -> None:
+        task_id = str(e.originator_id)
+        self._move(e, status, task_id)
+        io = e.actual_io
+        self._cursor.execute(
+            SQL["attempt_succeeded"],
+            (
+                status.value,
+                finished_at,
+                io.read_bytes,
+                io.write_bytes,
+                io.net_rx_bytes,
+                io.net_tx_bytes,
+                e.originator_version,
+                task_id,
+            ),
         )
 
     def _retrying(self, _: int, e: ev.TaskRetrying) -> None:
@@ -243,6 +248,8 @@ class PageProjector:
     def _child_finished(self, _: int, e: ev.ChildFinished) -> None:
         self._update("child_finished", e)
 
+
+_RUNNING = TaskStatus.RUNNING.value
 
 _STATUS_BEFORE: dict[type, str] = {
     ev.TaskUnblocked: TaskStatus.BLOCKED.value,

@@ -1,5 +1,6 @@
 -- Statements the projector runs. Named with `-- name:`; parameters are named, except where a
--- statement is bound in bulk from tuples (insert_task, insert_tag).
+-- statement runs once or more per task on the hot paths and is bound from tuples (insert_task,
+-- insert_tag, set_tag_phase, started, attempt_succeeded, add_tag_count, drop_empty_tag_count).
 
 -- name: position
 SELECT notification_id FROM view_position WHERE application_name = :application_name
@@ -41,8 +42,8 @@ SELECT status, tags FROM tasks WHERE id = :id
 SELECT id, tags FROM tasks WHERE id IN (SELECT value FROM json_each(:ids))
 
 -- name: set_tag_phase
--- Once per task: when it ends ('active' -> its terminal status).
-UPDATE task_tags SET phase = :phase WHERE task_id = :id
+-- Once per task: when it ends ('active' -> its terminal status). Positional: (phase, id)
+UPDATE task_tags SET phase = ? WHERE task_id = ?
 
 -- name: add_tag_count
 INSERT INTO tag_counts (key, value, status, n) VALUES (?, ?, ?, ?)
@@ -55,9 +56,10 @@ DELETE FROM tag_counts WHERE key = ? AND value = ? AND status = ? AND n = 0
 UPDATE tasks SET status = :status, version = :version WHERE id = :id
 
 -- name: started
-UPDATE tasks SET status = :status, attempts = :attempt, started_at = :at, worker_id = :worker_id,
-    lease_expires_at = :lease_expires_at, version = :version
-WHERE id = :id
+-- positional: (status, attempt, started_at, worker_id, lease_expires_at, version, id)
+UPDATE tasks SET status = ?, attempts = ?, started_at = ?, worker_id = ?,
+    lease_expires_at = ?, version = ?
+WHERE id = ?
 
 -- name: requeued
 UPDATE tasks SET status = :status, attempts = attempts - 1, worker_id = NULL,
@@ -65,11 +67,11 @@ UPDATE tasks SET status = :status, attempts = attempts - 1, worker_id = NULL,
 WHERE id = :id
 
 -- name: attempt_succeeded
-UPDATE tasks SET status = :status, finished_at = :finished_at, lease_expires_at = NULL,
-    actual_read_bytes = :actual_read_bytes, actual_write_bytes = :actual_write_bytes,
-    actual_net_rx_bytes = :actual_net_rx_bytes, actual_net_tx_bytes = :actual_net_tx_bytes,
-    version = :version
-WHERE id = :id
+-- positional: (status, finished_at, the four actual_* figures in column order, version, id)
+UPDATE tasks SET status = ?, finished_at = ?, lease_expires_at = NULL,
+    actual_read_bytes = ?, actual_write_bytes = ?, actual_net_rx_bytes = ?,
+    actual_net_tx_bytes = ?, version = ?
+WHERE id = ?
 
 -- name: retrying
 UPDATE tasks SET status = :status, last_error = :error, run_after = :retry_at, worker_id = NULL,
