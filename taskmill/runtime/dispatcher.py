@@ -17,7 +17,7 @@ from eventsourcing.persistence import Recording
 
 from taskmill.application.task_log import TaskLog
 from taskmill.domain.errors import ConcurrencyConflict
-from taskmill.domain.io_figures import IOFigures
+from taskmill.domain.io_figures import ZERO_IO, IOFigures
 from taskmill.domain.status import TERMINAL_STATUSES
 from taskmill.domain.task import Task
 from taskmill.projections.operational.queries import TaskFilter
@@ -219,7 +219,8 @@ class Dispatcher:
             return lambda task, now: task.finalize(now=now, error=message, worker_id=worker)
         claim = (self.worker_id, job.record.attempts)  # a stale claim must not record results
         if error is None:
-            figures = IOFigures(**job.context.io)
+            io = job.context.io
+            figures = IOFigures(**io) if io else ZERO_IO
             return lambda task, now: task.complete(now=now, actual_io=figures, attempt=claim)
         message = _describe(error)
         if isinstance(error, PermanentError):
