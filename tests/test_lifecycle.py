@@ -56,6 +56,28 @@ def test_complete_finishes_a_running_task(scheduler: Scheduler, running, clock) 
     assert record.actual_io == IOFigures(read_bytes=5, net_tx_bytes=9)
 
 
+def test_every_io_figure_reaches_its_own_field_of_the_record(scheduler: Scheduler, add) -> None:
+    """Records are read from the view's row by position: four different figures each way
+    catch a swap between any two of them."""
+    task_id = add(
+        expected_io={"read_bytes": 1, "write_bytes": 2, "net_rx_bytes": 3, "net_tx_bytes": 4}
+    )
+    scheduler.start(task_id)
+    scheduler.complete(
+        task_id, actual_io={"read_bytes": 5, "write_bytes": 6, "net_rx_bytes": 7, "net_tx_bytes": 8}
+    )
+
+    record = _record(scheduler, task_id)
+    assert record.expected_io == IOFigures(
+        read_bytes=1, write_bytes=2, net_rx_bytes=3, net_tx_bytes=4
+    )
+    assert record.actual_io == IOFigures(
+        read_bytes=5, write_bytes=6, net_rx_bytes=7, net_tx_bytes=8
+    )
+    assert [r.id for r in scheduler.query_tasks()] == [task_id]
+    assert scheduler.query_tasks()[0] == record
+
+
 def test_cancel_a_pending_task(scheduler: Scheduler, add) -> None:
     task_id = add()
 

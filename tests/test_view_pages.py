@@ -171,7 +171,8 @@ def test_a_rebuild_in_small_pages_holds_the_rows_of_one_event_per_page(
 
 
 def test_the_view_folds_its_wal_in_every_ten_thousand_pages(scheduler: Scheduler) -> None:
-    """Not SQLite's default 1,000: the live file keeps the setting after a rebuild's swap too."""
+    """Not SQLite's default 1,000 (a per-connection setting): also on the connection a handle
+    opens to the file a rebuild swapped in."""
 
     def autocheckpoint() -> int:
         with scheduler._view.reading() as connection:

@@ -160,5 +160,5 @@ def _io(field: str, value: Mapping[str, int] | IOFigures | None) -> IOFigures:
     for name, amount in value.items():
         if name not in figures:
             raise InvalidSubmission(f"{field}.{name}", f"unknown figure (known: {IO_FIELDS})")
-        figures[name] = _integer(f"{field}.{name}", amount, 0, 2**63 - 1)
+        figures[name] = int(_integer(f"{field}.{name}", amount, 0, 2**63 - 1))  # plain int
     return construct_trusted(IOFigures, figures)  # every figure is checked just above
