@@ -146,7 +146,10 @@ class Dispatcher:
         types = tuple(self._registry.executors)
         candidates: list[UUID] = []
         if free > 0 and types:
-            # Groups found full are left out, so their tasks do not crowd out the rest.
+            # Groups found full are left out, so their tasks do not crowd out the rest. Eight
+            # more than the free slots cover tasks another worker claims meanwhile. Asking for
+            # twice the free slots (as before) made each cycle load and check ~70 aggregates
+            # more than it could claim: W5 ran 0.4-7% slower in six alternating pairs.
             candidates = [
                 task_id
                 for task_id in self._s.select_ids(
@@ -154,7 +157,7 @@ class Dispatcher:
                         statuses=("pending",),
                         task_types=types,
                         exclude_groups=tuple(self._full_groups),
-                        limit=free * 2 + 8,
+                        limit=free + 8,
                     )
                 )
                 if task_id not in self.running
