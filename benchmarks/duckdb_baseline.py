@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
+from datetime import UTC, datetime
 
 import duckdb
 
 from benchmarks.workload import TASK_TYPE, TaskRow
+from taskmill.infrastructure.task_ids import new_task_id
 
 COUNT_BY_TAG = """
 SELECT g.value, count(*) AS n FROM task_tags g JOIN tasks t ON t.id = g.task_id
@@ -38,7 +39,8 @@ class DuckDbBaseline:
         self.connection.execute(
             "CREATE TABLE task_tags (task_id VARCHAR, key VARCHAR, value VARCHAR)"
         )
-        ids = [str(uuid.uuid4()) for _ in rows]
+        now = datetime.now(UTC)
+        ids = [str(new_task_id(now)) for _ in rows]  # time-ordered, as taskmill's
         n = len(rows)
         self._load(
             "tasks",
