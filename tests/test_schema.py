@@ -124,6 +124,23 @@ def test_migration_6_keeps_the_tag_rows_and_makes_the_ordered_index_cover_the_ta
     assert "COVERING INDEX idx_task_tags_kv_phase_order" in plan[0][-1]
 
 
+def test_migration_7_keeps_tasks_without_a_parent_out_of_the_parent_index(
+    tmp_path: Path,
+) -> None:
+    connection = _migrated_up_to(tmp_path / "old.db", 6)
+    migrate(connection)
+    statements = load_statements(SQL_PACKAGE, "read.sql")
+    plan = connection.execute(
+        f"EXPLAIN QUERY PLAN {statements['task_columns']} WHERE {statements['by_parent']}",
+        ("some-parent",),
+    ).fetchall()
+    assert "INDEX idx_tasks_parent (parent_id=?)" in plan[0][-1]
+    (definition,) = connection.execute(
+        "SELECT sql FROM sqlite_master WHERE name = 'idx_tasks_parent'"
+    ).fetchone()
+    assert definition.endswith("WHERE parent_id IS NOT NULL")
+
+
 def test_task_selects_return_the_columns_records_are_built_from(tmp_path: Path) -> None:
     """`TaskRecord.from_columns` reads task rows by position: every statement that selects
     them must name `TASK_COLUMNS` in that order, and the table must have each of them."""

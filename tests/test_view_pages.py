@@ -182,3 +182,35 @@ def test_the_view_folds_its_wal_in_every_ten_thousand_pages(scheduler: Scheduler
     scheduler.submit(TaskSubmission("job"))
     scheduler.rebuild_views()
     assert autocheckpoint() == 10_000
+
+
+def test_applying_a_page_pauses_the_garbage_collector_and_gives_it_back(
+    scheduler: Scheduler, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page's buffered rows die with it, so the cyclic collector is paused while a page of
+    this process's own events is applied (see docs/performance.md, W1b), and is on again for
+    the caller; a caller who disabled it keeps it disabled."""
+    import gc
+
+    from taskmill.projections.operational.projector import PageProjector
+
+    seen: list[bool] = []
+    flush = PageProjector.flush
+
+    def recording_flush(self: PageProjector) -> None:
+        seen.append(gc.isenabled())
+        flush(self)
+
+    monkeypatch.setattr(PageProjector, "flush", recording_flush)
+    scheduler.submit_batch([TaskSubmission("copy", tags={"n": str(n)}) for n in range(3)])
+    assert scheduler.count_by_tag("taskmill.type") == [("copy", 3)]
+    assert seen == [False]
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        scheduler.submit(TaskSubmission("copy"))
+        assert scheduler.count_by_tag("taskmill.type") == [("copy", 4)]
+        assert seen == [False, False]
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

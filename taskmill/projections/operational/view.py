@@ -216,6 +216,17 @@ def _apply_page(
     False when events before these are still missing from the view."""
     if not events:
         return True
+    with gc_paused():  # the page's rows die with it (see gc_pause): nothing to collect here
+        return _apply_page_unpaused(connection, name, events, contiguous, tags)
+
+
+def _apply_page_unpaused(
+    connection: sqlite3.Connection,
+    name: str,
+    events: list[tuple[int, Any]],
+    contiguous: bool,
+    tags: MutableMapping[str, dict[str, str]] | None,
+) -> bool:
     connection.execute("BEGIN IMMEDIATE")
     try:
         row = connection.execute(SQL["position"], {"application_name": name}).fetchone()

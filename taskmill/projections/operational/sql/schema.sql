@@ -37,7 +37,7 @@ CREATE TABLE tasks (
 CREATE INDEX idx_tasks_order ON tasks (priority, seq);
 CREATE INDEX idx_tasks_status_order ON tasks (status, priority, seq);
 CREATE INDEX idx_tasks_type_status_order ON tasks (task_type, status, priority, seq);
-CREATE INDEX idx_tasks_parent ON tasks (parent_id);
+CREATE INDEX idx_tasks_parent ON tasks (parent_id) WHERE parent_id IS NOT NULL;
 CREATE INDEX idx_tasks_blocked_until ON tasks (run_after) WHERE status = 'blocked';
 CREATE INDEX idx_tasks_unstarted_expiry ON tasks (expires_at)
     WHERE status IN ('pending', 'blocked') AND expires_at IS NOT NULL;
