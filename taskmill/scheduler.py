@@ -23,7 +23,7 @@ from taskmill.domain.spec import as_utc
 from taskmill.domain.status import TaskStatus
 from taskmill.domain.task_events import TaskCancelled
 from taskmill.domain.task_events import TaskSubmitted as DomainTaskSubmitted
-from taskmill.domain.trusted import trusted_uuid
+from taskmill.domain.trusted import construct_trusted, trusted_uuid
 from taskmill.feed.follow import follow as follow_feed
 from taskmill.feed.models import SchedulerEvent, TaskProgress
 from taskmill.feed.reader import FeedFilter, FeedReader, TaskIdentity, progress_event
@@ -181,7 +181,11 @@ class Scheduler:
         outcomes, recordings = self._log.submit_batch(specs)
         self._project(recordings)
         self._dispatcher.wake()
-        return [SubmitResult(task_id=o.task_id, inserted=o.inserted) for o in outcomes]
+        # Ids we made and flags we set: nothing to validate (~6 us a result, on every task).
+        return [
+            construct_trusted(SubmitResult, {"task_id": o.task_id, "inserted": o.inserted})
+            for o in outcomes
+        ]
 
     # -- running tasks -------------------------------------------------------------------------
 

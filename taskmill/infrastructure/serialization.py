@@ -15,19 +15,31 @@ class OrjsonTranscoder(Transcoder):
     """Bytes <-> JSON-compatible Python values. UUIDs and datetimes become strings."""
 
     def encode(self, obj: Any) -> bytes:
-        return orjson.dumps(obj)
+        return orjson.dumps(obj, default=_fields_of_model)
 
     def decode(self, data: bytes) -> Any:
         return orjson.loads(data)
 
 
+def _fields_of_model(value: Any) -> Any:
+    """orjson's fallback for what it cannot write itself: a nested model (an event's
+    `IOFigures`) is written as its fields, as `model_dump` would give them."""
+    if isinstance(value, BaseModel):
+        return value.__dict__
+    raise TypeError  # orjson's own message names the type
+
+
 class PydanticMapper(Mapper[Any]):
-    """Maps pydantic domain events to stored events and back (validating on the way in)."""
+    """Maps pydantic domain events to stored events and back (validating on the way in).
+
+    An event is stored as its fields (`__dict__`, which orjson writes directly: datetimes,
+    UUIDs, enums and nested models), not through `model_dump`, which walks every field in
+    Python (~3.3 us against ~0.9 us for a submission); tests/test_serialization.py checks both
+    give the same JSON for every event class."""
 
     def to_stored_event(self, domain_event: DomainEventProtocol[Any]) -> StoredEvent:
-        state = cast(BaseModel, domain_event).model_dump(
-            exclude={"originator_id", "originator_version"}
-        )
+        state = dict(cast(BaseModel, domain_event).__dict__)
+        del state["originator_id"], state["originator_version"]
         stored_state = self.transcoder.encode(state)
         if self.compressor:
             stored_state = self.compressor.compress(stored_state)
