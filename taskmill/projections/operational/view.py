@@ -216,39 +216,31 @@ def _apply_page(
     False when events before these are still missing from the view."""
     if not events:
         return True
-    with gc_paused():  # the page's rows die with it (see gc_pause): nothing to collect here
-        return _apply_page_unpaused(connection, name, events, contiguous, tags)
-
-
-def _apply_page_unpaused(
-    connection: sqlite3.Connection,
-    name: str,
-    events: list[tuple[int, Any]],
-    contiguous: bool,
-    tags: MutableMapping[str, dict[str, str]] | None,
-) -> bool:
-    connection.execute("BEGIN IMMEDIATE")
-    try:
-        row = connection.execute(SQL["position"], {"application_name": name}).fetchone()
-        position = 0 if row is None else int(row[0])
-        if contiguous and events[0][0] > position + 1:
+    # The page's rows die with it, so the cyclic collector has nothing to find here (see
+    # gc_pause); a catch-up has paused it already, for its decoding too.
+    with gc_paused():
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            row = connection.execute(SQL["position"], {"application_name": name}).fetchone()
+            position = 0 if row is None else int(row[0])
+            if contiguous and events[0][0] > position + 1:
+                connection.execute("ROLLBACK")
+                return False
+            fresh = [(nid, event) for nid, event in events if nid > position]
+            if fresh:
+                cursor = connection.cursor()
+                projector = PageProjector(cursor, tags)
+                projector.apply_all(fresh)
+                projector.flush()
+                cursor.execute(
+                    SQL["set_position"],
+                    {"application_name": name, "notification_id": fresh[-1][0]},
+                )
+            connection.execute("COMMIT")
+        except BaseException:
             connection.execute("ROLLBACK")
-            return False
-        fresh = [(nid, event) for nid, event in events if nid > position]
-        if fresh:
-            cursor = connection.cursor()
-            projector = PageProjector(cursor, tags)
-            projector.apply_all(fresh)
-            projector.flush()
-            cursor.execute(
-                SQL["set_position"],
-                {"application_name": name, "notification_id": fresh[-1][0]},
-            )
-        connection.execute("COMMIT")
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
-    return True
+            raise
+        return True
 
 
 def _catch_up(
