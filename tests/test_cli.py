@@ -99,6 +99,13 @@ def test_store_may_follow_the_command(run: Any, store: Path) -> None:
     assert snapshot(store) == (1, 1)
 
 
+def test_store_may_follow_views_before_its_action(run: Any, store: Path) -> None:
+    submitted_id(run("--store", str(store), "submit", "t"))
+    result = run("views", "--store", str(store), "rebuild")
+    assert result.code == 0, result.err
+    assert result.out.startswith("operational: replayed 1 events in ")
+
+
 def test_taskmill_home_names_the_store(
     run: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -351,6 +358,15 @@ def test_bad_input_does_not_create_a_store(run: Any, tmp_path: Path, argv: list[
     store = tmp_path / "never"
     assert run("--store", str(store), *argv).code == 2
     assert not store.exists()
+
+
+def test_an_unknown_parent_in_a_new_store_submits_nothing(run: Any, tmp_path: Path) -> None:
+    # The parent is looked up in the store, so the store is opened (and created) first.
+    store = tmp_path / "new"
+    result = run("--store", str(store), "submit", "x", "--parent", MISSING)
+    assert result.code == 2 and result.out == ""
+    assert result.err == f"taskmill: error: parent_id: task {MISSING} does not exist\n"
+    assert snapshot(store) == (0, 0)
 
 
 def test_a_store_that_is_a_file_is_one_line(run: Any, tmp_path: Path) -> None:

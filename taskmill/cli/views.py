@@ -20,7 +20,7 @@ from taskmill.scheduler import VIEWS
 
 
 def register(commands: Commands, store: Parser) -> None:
-    views = commands.add_parser("views", help="manage the views fed from the log")
+    views = commands.add_parser("views", parents=[store], help="manage the views fed from the log")
     actions = views.add_subparsers(dest="action", metavar="ACTION", required=True)
     rebuild = actions.add_parser(
         "rebuild",
