@@ -151,3 +151,41 @@ def test_batch_of_children_spawns_each_on_the_parent(scheduler: Scheduler) -> No
     assert {c.id for c in children} == {r.task_id for r in results}
     assert all(c.user_tags == {"team": "a"} for c in children)
     assert all(c.status is TaskStatus.PENDING for c in children)
+
+
+def test_a_rejected_batch_leaves_no_trace_in_later_commands(scheduler: Scheduler) -> None:
+    parent = scheduler.submit(TaskSubmission("job")).task_id
+    freed = scheduler.submit(TaskSubmission("job", dedup_key="k")).task_id
+    scheduler.start(freed)
+    scheduler.complete(freed)  # its dedup claim is released, and stays cached for reuse
+    position = scheduler.log_position
+
+    with pytest.raises(InvalidSubmission) as caught:
+        scheduler.submit_batch(
+            [
+                TaskSubmission("child").parent(parent),
+                TaskSubmission("job", dedup_key="k"),
+                TaskSubmission("job").parent(uuid4()),
+            ]
+        )
+
+    assert caught.value.index == 2
+    assert scheduler.log_position == position
+    # The same scheduler (and its command cache) goes on as if the batch never happened.
+    scheduler.start(parent)
+    scheduler.complete(parent)
+    record = scheduler.task(parent)
+    assert record is not None
+    assert record.status is TaskStatus.COMPLETED
+    assert record.children_total == 0
+    assert record.children_unfinished == 0
+    assert scheduler.query_tasks(TaskQuery().with_parent(parent)) == []
+    assert [h.event for h in scheduler.history(parent)] == [
+        "TaskSubmitted",
+        "TaskStarted",
+        "TaskCompleted",
+    ]
+    again = scheduler.submit(TaskSubmission("job", dedup_key="k"))
+    assert again.inserted is True
+    assert again.task_id != freed
+    assert scheduler.task(again.task_id) is not None

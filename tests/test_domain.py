@@ -251,8 +251,9 @@ def test_permanent_failure() -> None:
 
 
 def _in(status: TaskStatus) -> Task:
-    task = _task(run_after=NOW + timedelta(hours=1) if status is S.BLOCKED else None)
-    if status in (S.RUNNING, S.COMPLETED, S.FAILED, S.WAITING):
+    fields: dict[str, Any] = {"max_retries": 0} if status is S.DEAD_LETTER else {}
+    task = _task(run_after=NOW + timedelta(hours=1) if status is S.BLOCKED else None, **fields)
+    if status in (S.RUNNING, S.COMPLETED, S.FAILED, S.DEAD_LETTER, S.WAITING):
         task.start(now=NOW)
     if status is S.WAITING:
         task.record_child(uuid4(), now=NOW)
@@ -261,6 +262,8 @@ def _in(status: TaskStatus) -> Task:
         task.complete(now=NOW)
     if status is S.FAILED:
         task.fail("x", now=NOW, permanent=True)
+    if status is S.DEAD_LETTER:
+        task.fail("x", now=NOW)  # no retries left
     if status is S.CANCELLED:
         task.cancel(now=NOW)
     if status is S.EXPIRED:
@@ -279,16 +282,8 @@ COMMANDS: dict[str, tuple[Any, set[TaskStatus]]] = {
     "expire": (lambda t: t.expire(now=NOW), set(ACTIVE_STATUSES)),
     "spawn": (lambda t: t.record_child(uuid4(), now=NOW), set(ACTIVE_STATUSES)),
 }
-REACHABLE = [
-    S.PENDING,
-    S.BLOCKED,
-    S.RUNNING,
-    S.WAITING,
-    S.COMPLETED,
-    S.FAILED,
-    S.CANCELLED,
-    S.EXPIRED,
-]
+REACHABLE = list(S)
+"""Every status: `_in` reaches each one (and fails loudly for a new status it cannot)."""
 
 
 @pytest.mark.parametrize("status", REACHABLE, ids=str)

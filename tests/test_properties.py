@@ -39,6 +39,7 @@ from hypothesis.stateful import (
 from view_rows import assert_same_rows, dump, read_only
 
 import taskmill.application.task_log as task_log_module
+import taskmill.infrastructure.task_ids as task_ids_module
 import taskmill.projections.analytical.view as analytical_view_module
 import taskmill.projections.operational.view as view_module
 from taskmill import (
@@ -78,6 +79,22 @@ ALLOWED = {
     "cancel": ACTIVE,
     "expire": ACTIVE,
 }
+
+
+# The random bits of a version 7 id (rand_a, rand_b); the rest is time, version and variant.
+ID_RANDOM_BITS = (0xFFF << 64) | ((1 << 62) - 1)
+
+
+def seeded_task_ids(seed: int) -> Callable[[datetime], UUID]:
+    """`new_task_id`, with its random bits drawn from a seeded generator: the real layout
+    (time-ordered, version 7), the same ids in every run."""
+    bits = random.Random(seed)
+
+    def new_task_id(now: datetime) -> UUID:
+        real = task_ids_module.new_task_id(now)
+        return UUID(int=(real.int & ~ID_RANDOM_BITS) | (bits.getrandbits(80) & ID_RANDOM_BITS))
+
+    return new_task_id
 
 
 class TickingClock:
@@ -217,10 +234,9 @@ class SchedulerMachine(RuleBasedStateMachine):
         self.clock = TickingClock()
         # Deterministic task ids, so that a failing example replays identically (the order
         # in which a cancel walks a parent's children, say, depends on the ids).
-        ids = random.Random(20300101)
-        self._real_uuid4 = getattr(task_log_module, "uuid4", None)
-        if self._real_uuid4 is not None:
-            task_log_module.uuid4 = lambda: UUID(int=ids.getrandbits(128), version=4)
+        self._real_new_task_id = task_log_module.new_task_id
+        assert self._real_new_task_id is task_ids_module.new_task_id, "ids come from elsewhere"
+        task_log_module.new_task_id = seeded_task_ids(20300101)
         self.scheduler = Scheduler.open(self.store, clock=self.clock)
         self.other: Scheduler | None = None  # a second handle, as another process would have
         self.model: dict[UUID, ModelTask] = {}  # in submission order
@@ -232,8 +248,7 @@ class SchedulerMachine(RuleBasedStateMachine):
                 self.check_replay(page_sizes=[1, 7], windows=[(0, 5), (3, 11)])
                 self.check_analytics_replay([3])
         finally:
-            if self._real_uuid4 is not None:
-                task_log_module.uuid4 = self._real_uuid4
+            task_log_module.new_task_id = self._real_new_task_id
             self.scheduler.close()
             if self.other is not None:
                 self.other.close()
@@ -261,6 +276,10 @@ class SchedulerMachine(RuleBasedStateMachine):
         return None
 
     def record_submit(self, task_id: UUID, sub: Sub, parent: UUID | None) -> None:
+        # Ids stay time-ordered version 7 ones (the seeded ids replace only the random bits).
+        assert task_id.version == 7, task_id
+        if self.model:
+            assert task_id.int >> 80 >= next(reversed(self.model)).int >> 80, task_id
         tags = {}
         if parent is not None:
             tags = {
@@ -508,7 +527,15 @@ class SchedulerMachine(RuleBasedStateMachine):
         else:
             bad = TaskSubmission("copy").parent(data.draw(st.sampled_from(ended)))
         good = data.draw(st.lists(subs, max_size=3), label="good submissions")
-        submissions = [sub.build() for sub in good]
+        # Good items may be children of active tasks: the rejected batch has then changed
+        # those parents in memory, and later steps see whether that was forgotten.
+        active = self.ids(ACTIVE)
+        submissions = [
+            sub.build(data.draw(st.one_of(st.none(), st.sampled_from(active)), label="parent"))
+            if active
+            else sub.build()
+            for sub in good
+        ]
         submissions.insert(data.draw(st.integers(0, len(submissions)), label="at"), bad)
         return submissions
 
