@@ -10,6 +10,7 @@ from taskmill.domain.errors import (
     TaskmillError,
     TaskNotFound,
 )
+from taskmill.domain.group_slots import GroupFull
 from taskmill.domain.io_figures import IOFigures
 from taskmill.domain.status import TaskStatus
 from taskmill.feed.models import SchedulerEvent
@@ -26,6 +27,7 @@ from taskmill.submission import TaskSubmission
 __all__ = [
     "AggregateRow",
     "ConcurrencyConflict",
+    "GroupFull",
     "GroupStats",
     "HistoryEntry",
     "IOFigures",

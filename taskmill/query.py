@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from taskmill.aggregate import _text
 from taskmill.domain.errors import InvalidQuery
 from taskmill.domain.status import TaskStatus
 from taskmill.projections.operational.queries import TaskFilter
@@ -26,6 +27,9 @@ class TaskQuery:
         self._after: tuple[int, int] | None = None
 
     def with_tag(self, key: str, value: str) -> TaskQuery:
+        _text("with_tag key", key)
+        if not isinstance(value, str):
+            raise InvalidQuery(f"with_tag value: expected a string, got {value!r}")
         self._tags.append((key, value))
         return self
 
@@ -34,11 +38,13 @@ class TaskQuery:
         return self
 
     def with_type(self, *task_types: str) -> TaskQuery:
+        for task_type in task_types:
+            _text("with_type", task_type)
         self._types.extend(task_types)
         return self
 
     def with_parent(self, task_id: UUID | str) -> TaskQuery:
-        self._parent = UUID(str(task_id))
+        self._parent = parse_task_id(task_id, "parent_id")
         return self
 
     def limit(self, n: int) -> TaskQuery:
@@ -55,6 +61,8 @@ class TaskQuery:
 
     def after(self, record: TaskRecord) -> TaskQuery:
         """Keyset paging: only tasks ordered after this one (stable while tasks are added)."""
+        if not isinstance(record, TaskRecord):
+            raise InvalidQuery(f"after: expected a TaskRecord, got {record!r}")
         self._after = (record.priority, record.sequence)
         return self
 
@@ -68,3 +76,11 @@ class TaskQuery:
             limit=self._limit,
             offset=self._offset,
         )
+
+
+def parse_task_id(value: object, field: str = "task_id") -> UUID:
+    """A task id given as a UUID or its text; anything else raises `InvalidQuery`."""
+    try:
+        return value if isinstance(value, UUID) else UUID(str(value))
+    except ValueError:
+        raise InvalidQuery(f"{field}: {value!r} is not a task id (UUID)") from None

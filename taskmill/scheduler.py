@@ -9,7 +9,7 @@ from collections.abc import AsyncGenerator, Callable, Iterable, Iterator, Mappin
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 from uuid import UUID
 
 from eventsourcing.persistence import Recording
@@ -17,10 +17,18 @@ from eventsourcing.persistence import Recording
 from taskmill.aggregate import AggregateRow, TaskAggregate, aggregate_rows
 from taskmill.application.log_source import LogSource
 from taskmill.application.task_log import TaskLog
-from taskmill.domain.errors import IllegalTransition, InvalidQuery, InvalidSubmission, TaskNotFound
+from taskmill.domain import spec as submission_rules
+from taskmill.domain.errors import (
+    IllegalTransition,
+    InvalidQuery,
+    InvalidSubmission,
+    TaskmillError,
+    TaskNotFound,
+)
 from taskmill.domain.io_figures import IOFigures
 from taskmill.domain.spec import as_utc
 from taskmill.domain.status import TaskStatus
+from taskmill.domain.tags import GROUP_TAG, MAX_VALUE_LENGTH
 from taskmill.domain.task_events import TaskCancelled
 from taskmill.domain.task_events import TaskSubmitted as DomainTaskSubmitted
 from taskmill.domain.trusted import construct_trusted, trusted_uuid
@@ -39,7 +47,7 @@ from taskmill.projections.analytical.view import AnalyticalView
 from taskmill.projections.operational import queries
 from taskmill.projections.operational.queries import TaskFilter
 from taskmill.projections.operational.view import OperationalView
-from taskmill.query import TaskQuery
+from taskmill.query import TaskQuery, parse_task_id
 from taskmill.records import HistoryEntry, SubmitResult, TaskRecord
 from taskmill.runtime.context import TaskContext
 from taskmill.runtime.dispatcher import Dispatcher, Services
@@ -52,6 +60,10 @@ ExecutorFunction = Callable[[TaskContext], Any]
 DEFAULT_CONCURRENCY = 8
 DEFAULT_LEASE_SECONDS = 30.0
 DEFAULT_POLL_SECONDS = 0.05
+MAX_INTERVAL_SECONDS = 366 * 86_400
+"""The longest lease or poll interval (a year): a lease added to the clock stays a `datetime`."""
+MAX_GROUP_LIMIT = 2**63 - 1
+"""The largest group limit: what the log's JSON and the views' integer columns hold."""
 HOME_ENV = "TASKMILL_HOME"
 DEFAULT_HOME = ".taskmill"
 _AUDIT_SKIP = {"originator_id", "originator_version", "timestamp", "originator_topic"}
@@ -114,13 +126,17 @@ class Scheduler:
         SQLite file there unless `event_store_url` (or `$TASKMILL_EVENT_STORE`) names a
         PostgreSQL database. `max_concurrency` caps the executors this process runs at once;
         a worker's claim on a task lasts `lease_seconds` unless renewed (it is, while it runs);
-        the dispatch loop looks for new work every `poll_seconds` when idle."""
+        the dispatch loop looks for new work every `poll_seconds` when idle (both a number of
+        seconds > 0, at most a year). A bad keyword raises `InvalidStoreConfig` before any
+        file is touched."""
         if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int):
             raise InvalidStoreConfig(
                 f"max_concurrency: must be an integer, got {max_concurrency!r}"
             )
         if max_concurrency < 1:
             raise InvalidStoreConfig(f"max_concurrency: must be at least 1, got {max_concurrency}")
+        lease_seconds = _seconds("lease_seconds", lease_seconds, InvalidStoreConfig)
+        poll_seconds = _seconds("poll_seconds", poll_seconds, InvalidStoreConfig)
         if folder is None:
             folder = os.environ.get(HOME_ENV, DEFAULT_HOME)
         location = resolve_location(folder, event_store_url)
@@ -142,9 +158,14 @@ class Scheduler:
         return scheduler
 
     def close(self) -> None:
-        self._analytics.close()
-        self._view.close(self._source)
-        self._log.close()
+        """Let go of the store's files and connections (each even if another fails to)."""
+        try:
+            self._analytics.close()
+        finally:
+            try:
+                self._view.close(self._source)
+            finally:
+                self._log.close()
 
     def __enter__(self) -> Self:
         return self
@@ -216,14 +237,17 @@ class Scheduler:
     def set_group_limit(self, group: str, limit: int | None) -> None:
         """At most `limit` tasks of the group run at once, across every process (None lifts
         it). Persisted: every scheduler on this log honours it."""
-        if limit is not None and (
-            isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
-        ):
-            raise InvalidQuery(f"limit: must be a positive integer or None, got {limit!r}")
-        self._project(self._log.set_group_limit(group, limit))
+        name = _group(group)
+        if limit is not None and not (_positive_int(limit) and limit <= MAX_GROUP_LIMIT):
+            raise InvalidQuery(
+                f"limit: must be an integer from 1 to {MAX_GROUP_LIMIT} or None, got {limit!r}"
+            )
+        # A group's first limit counts the tasks already running in it (the log confirms each).
+        running = self._select_ids(TaskFilter(statuses=("running",), tags=((GROUP_TAG, name),)))
+        self._project(self._log.set_group_limit(name, limit, running))
 
     def group_limit(self, group: str) -> int | None:
-        slots = self._log.group_slots(group)
+        slots = self._log.group_slots(_group(group))
         return None if slots is None else slots.limit
 
     async def run(self, stop_event: asyncio.Event | None = None) -> None:
@@ -263,45 +287,61 @@ class Scheduler:
             listener(context)
 
     # -- lifecycle commands (the dispatch loop uses these; so can a hand-written worker) --------
+    # A task id is a UUID or its text, as for `task()`. Every argument is checked before the
+    # command runs: a bad one raises `InvalidQuery` and appends nothing.
 
     def start(
         self,
-        task_id: UUID,
+        task_id: UUID | str,
         *,
         worker_id: str | None = None,
         lease_expires_at: datetime | None = None,
     ) -> None:
         """Begin an attempt on a pending task."""
+        task = parse_task_id(task_id)
+        worker = _optional_text("worker_id", worker_id)
         lease = None if lease_expires_at is None else _moment("lease_expires_at", lease_expires_at)
-        self._project(self._log.start(task_id, worker_id=worker_id, lease_expires_at=lease))
+        self._project(self._log.start(task, worker_id=worker, lease_expires_at=lease))
 
-    def complete(self, task_id: UUID, *, actual_io: dict[str, int] | None = None) -> None:
-        """Finish a running attempt successfully (the task waits if it has unfinished children)."""
-        figures = IOFigures(**actual_io) if actual_io else None
-        self._project(self._log.complete(task_id, figures))
+    def complete(
+        self, task_id: UUID | str, *, actual_io: Mapping[str, int] | IOFigures | None = None
+    ) -> None:
+        """Finish a running attempt successfully (the task waits if it has unfinished children).
+        `actual_io`: the figures of `IOFigures` (whole bytes >= 0), by name."""
+        task = parse_task_id(task_id)
+        figures = None if actual_io is None else _figures("actual_io", actual_io)
+        self._project(self._log.complete(task, figures))
 
     def fail(
         self,
-        task_id: UUID,
+        task_id: UUID | str,
         error: str,
         *,
         permanent: bool = False,
         retry_at: datetime | None = None,
     ) -> None:
         """Fail a running attempt: retried while retries remain, then dead-lettered."""
+        task = parse_task_id(task_id)
+        text = _text("error", error)
+        final = _submission_rule(submission_rules.check_flag, "permanent", permanent)
         when = None if retry_at is None else _moment("retry_at", retry_at)
-        self._project(self._log.fail(task_id, error, permanent=permanent, retry_at=when))
+        self._project(self._log.fail(task, text, permanent=final, retry_at=when))
 
-    def cancel(self, task_id: UUID, *, reason: str | None = None) -> None:
+    def cancel(self, task_id: UUID | str, *, reason: str | None = None) -> None:
         """Cancel an unfinished task and every unfinished task it spawned. A running executor
         sees it: async ones are cancelled, sync ones find `ctx.cancelled` set."""
-        self._project(self._log.cancel(task_id, reason))
+        task = parse_task_id(task_id)
+        why = _optional_text("reason", reason)
+        self._project(self._log.cancel(task, why))
         self._dispatcher.wake()
 
     def cancel_where(self, query: TaskQuery, *, reason: str | None = None) -> int:
         """Cancel every unfinished task the query matches (with their children); returns how
-        many of the matches this call cancelled (also those cancelled with a matching parent)."""
-        matches = {r.id for r in self.query_tasks(query) if not r.status.is_terminal}
+        many of the matches this call cancelled (also those cancelled with a matching parent).
+        `TaskQuery()` matches every task; None is refused, not taken to mean that."""
+        task_filter = _query(query).to_filter()
+        reason = _optional_text("reason", reason)
+        matches = {r.id for r in self._select(task_filter) if not r.status.is_terminal}
         cancelled: set[UUID] = set()
         for task_id in sorted(matches, key=str):
             if task_id in cancelled:
@@ -319,30 +359,31 @@ class Scheduler:
         self._dispatcher.wake()
         return len(matches & cancelled)
 
-    def unblock(self, task_id: UUID) -> None:
+    def unblock(self, task_id: UUID | str) -> None:
         """Make a blocked task pending (its `run_after` time has come)."""
-        self._project(self._log.unblock(task_id))
+        self._project(self._log.unblock(parse_task_id(task_id)))
 
-    def expire(self, task_id: UUID) -> None:
+    def expire(self, task_id: UUID | str) -> None:
         """Mark an unfinished task expired (its TTL ran out)."""
-        self._project(self._log.expire(task_id))
+        self._project(self._log.expire(parse_task_id(task_id)))
 
-    def requeue(self, task_id: UUID, *, reason: str) -> None:
+    def requeue(self, task_id: UUID | str, *, reason: str) -> None:
         """Put a running task back to pending without counting the attempt."""
-        self._project(self._log.requeue(task_id, reason))
+        task = parse_task_id(task_id)
+        self._project(self._log.requeue(task, _text("reason", reason)))
 
     # -- queries (read the operational view, caught up first) ----------------------------------
 
     def query_tasks(self, query: TaskQuery | None = None) -> list[TaskRecord]:
         """Full records of the matching tasks, by priority then submission."""
-        return self._select((query or TaskQuery()).to_filter())
+        return self._select(_query(query, optional=True).to_filter())
 
     def query_task_ids(self, query: TaskQuery | None = None) -> list[UUID]:
         """Only the ids of the matching tasks, in `query_tasks` order (no records built)."""
-        return self._select_ids((query or TaskQuery()).to_filter())
+        return self._select_ids(_query(query, optional=True).to_filter())
 
     def task(self, task_id: UUID | str) -> TaskRecord | None:
-        found = self._select(TaskFilter(task_ids=(str(_task_id(task_id)),)))
+        found = self._select(TaskFilter(task_ids=(str(parse_task_id(task_id)),)))
         return found[0] if found else None
 
     def count_by_tag(
@@ -390,7 +431,7 @@ class Scheduler:
 
     def history(self, task_id: UUID | str) -> list[HistoryEntry]:
         """Every event of the task, in order, read from the log itself (the audit trail)."""
-        events = self._log.task_events(_task_id(task_id))
+        events = self._log.task_events(parse_task_id(task_id))
         return [
             HistoryEntry(
                 version=e.originator_version,
@@ -497,10 +538,7 @@ class Scheduler:
         early (`async with contextlib.aclosing(scheduler.aevents()) as feed:`)."""
         feed_filter = FeedFilter.of(tags, types)
         position = self._feed_position(from_position)
-        if isinstance(poll_seconds, bool) or not (
-            isinstance(poll_seconds, int | float) and poll_seconds > 0
-        ):
-            raise InvalidQuery(f"poll_seconds: must be a positive number, got {poll_seconds!r}")
+        poll_seconds = _seconds("poll_seconds", poll_seconds, InvalidQuery)
         reader = FeedReader(self._source, self._task_identities, feed_filter)
         if not follow:
             for event in reader.read_until(position, self._source.head()):
@@ -604,11 +642,59 @@ class Scheduler:
         return found
 
 
-def _task_id(task_id: UUID | str) -> UUID:
+T = TypeVar("T")
+
+
+def _submission_rule(rule: Callable[..., T], field: str, *args: object) -> T:
+    """A field check of `taskmill.domain.spec` applied to a command's argument: a breach is an
+    `InvalidQuery` (the argument is not a submission), with the same text."""
     try:
-        return task_id if isinstance(task_id, UUID) else UUID(str(task_id))
-    except ValueError:
-        raise InvalidQuery(f"task_id: {task_id!r} is not a task id (UUID)") from None
+        return rule(field, *args)
+    except InvalidSubmission as error:
+        raise InvalidQuery(str(error)) from None
+
+
+def _text(field: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise InvalidQuery(f"{field}: must be a string, got {type(value).__name__}")
+    return value
+
+
+def _optional_text(field: str, value: object) -> str | None:
+    return None if value is None else _text(field, value)
+
+
+def _group(value: object) -> str:
+    """A group name, by the rule submissions follow (so one that no task can have is refused)."""
+    return _submission_rule(submission_rules.check_text, "group", value, 1, MAX_VALUE_LENGTH)
+
+
+def _figures(field: str, value: object) -> IOFigures:
+    if not isinstance(value, Mapping | IOFigures):
+        raise InvalidQuery(f"{field}: expected a mapping of figures, got {value!r}")
+    return _submission_rule(submission_rules.check_io, field, value)
+
+
+def _query(value: object, *, optional: bool = False) -> TaskQuery:
+    if value is None and optional:
+        return TaskQuery()
+    if not isinstance(value, TaskQuery):
+        raise InvalidQuery(f"query: expected a TaskQuery, got {value!r}")
+    return value
+
+
+def _seconds(field: str, value: object, error: Callable[[str], TaskmillError]) -> float:
+    """A number of seconds > 0, finite and at most `MAX_INTERVAL_SECONDS`, else `error`."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 < value <= MAX_INTERVAL_SECONDS  # also refuses nan
+    ):
+        raise error(
+            f"{field}: must be a number of seconds > 0 and at most {MAX_INTERVAL_SECONDS} "
+            f"(a year), got {value!r}"
+        )
+    return float(value)
 
 
 def _moment(field: str, value: object) -> datetime:

@@ -11,7 +11,7 @@ from uuid import UUID
 
 import pytest
 
-from taskmill import Scheduler, TaskRecord, TaskStatus, TaskSubmission
+from taskmill import InvalidQuery, Scheduler, TaskRecord, TaskStatus, TaskSubmission
 from taskmill.records import HistoryEntry
 from taskmill.runtime.context import TaskContext
 from taskmill.runtime.registry import PermanentError, RetryPolicy
@@ -251,6 +251,31 @@ def test_retry_policy_jitter_stays_within_its_spread_and_varies() -> None:
 
     assert all(3.0 <= d <= 5.0 for d in delays)
     assert max(delays) - min(delays) > 1.0
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("base_seconds", -1.0),
+        ("base_seconds", float("nan")),
+        ("multiplier", 0.5),
+        ("multiplier", float("inf")),
+        ("max_seconds", 10**9),
+        ("jitter", 1.5),
+        ("jitter", True),
+        ("max_seconds", "300"),
+    ],
+    ids=repr,
+)
+def test_a_retry_policy_with_a_bad_field_is_a_typed_error(field: str, value: object) -> None:
+    with pytest.raises(InvalidQuery, match=f"RetryPolicy.{field}"):
+        RetryPolicy(**{field: value})  # type: ignore[arg-type]
+
+
+def test_a_steep_retry_policy_is_capped_at_any_attempt() -> None:
+    policy = RetryPolicy(base_seconds=1.0, multiplier=1_000.0, max_seconds=60.0, jitter=0)
+
+    assert policy.delay(1_001) == 60.0  # 1000.0**1000 overflows a float: the cap still holds
 
 
 def test_retry_at_is_in_the_future_by_the_policy_delay(live: Scheduler, run_idle: RunIdle) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
 from uuid import uuid4
 
 import pytest
@@ -258,15 +260,54 @@ def test_task_type_length_is_checked(scheduler: Scheduler, task_type: str) -> No
     assert error.field == "task_type"
 
 
-@pytest.mark.parametrize("ttl", [0, -5])
+def test_task_type_may_not_hold_a_nul(scheduler: Scheduler) -> None:
+    # A dedup claim is named by type and key joined with a NUL: ("a\0b", "c") must not alias
+    # ("a", "b\0c").
+    scheduler.submit(TaskSubmission("a").dedup_key("b\x00c"))
+
+    error = _rejected(scheduler, TaskSubmission("a\x00b").dedup_key("c"))
+
+    assert error.field == "task_type"
+    assert "NUL" in str(error)
+
+
+@pytest.mark.parametrize("ttl", [0, -5, float("nan")], ids=repr)
 def test_ttl_must_be_positive(scheduler: Scheduler, ttl: float) -> None:
     error = _rejected(scheduler, TaskSubmission("job").ttl(ttl))
 
     assert error.field == "ttl"
 
 
+@pytest.mark.parametrize("ttl", [1e12, float("inf"), 100 * 366 * 86_400 + 1], ids=repr)
+def test_ttl_beyond_a_century_is_rejected_and_the_store_stays_usable(
+    scheduler: Scheduler, open_scheduler: Callable[..., Scheduler], ttl: float
+) -> None:
+    error = _rejected(scheduler, TaskSubmission("job").ttl(ttl))
+
+    assert error.field == "ttl"
+    assert error.limit == 100 * 366 * 86_400
+    assert open_scheduler().query_tasks() == []  # a new view applies every event of the log
+
+
+def test_a_ttl_of_a_century_is_accepted(scheduler: Scheduler) -> None:
+    out = scheduler.submit(TaskSubmission("job").ttl(100 * 366 * 86_400))
+
+    assert scheduler.task(out.task_id).ttl_seconds == 100 * 366 * 86_400
+
+
 def test_run_after_must_be_a_datetime(scheduler: Scheduler) -> None:
     error = _rejected(scheduler, TaskSubmission("job", run_after="tomorrow"))  # type: ignore[arg-type]
+
+    assert error.field == "run_after"
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [datetime(9000, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59), datetime.max],
+    ids=str,
+)
+def test_run_after_at_the_edge_of_time_is_rejected(scheduler: Scheduler, moment: datetime) -> None:
+    error = _rejected(scheduler, TaskSubmission("job").run_after(moment))
 
     assert error.field == "run_after"
 

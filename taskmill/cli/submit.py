@@ -46,7 +46,8 @@ def register(commands: Commands, store: Parser) -> None:
         "--ttl",
         type=float,
         metavar="SECONDS",
-        help="expire if not started within this many seconds",
+        help="expire if still waiting to run (pending, blocked, or waiting to retry) this many "
+        "seconds after submission; at most 100 years",
     )
     parser.add_argument("--run-after", type=parse_moment, metavar="ISO8601", help="not before then")
     parser.add_argument("--parent", type=parse_task_id, metavar="TASK_ID", help="the parent task")

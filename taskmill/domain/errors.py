@@ -38,7 +38,8 @@ class InvalidStatus(TaskmillError, ValueError):
 
 
 class InvalidQuery(TaskmillError, ValueError):
-    """A query argument that cannot be answered."""
+    """An argument of a query, a command or a `RetryPolicy` that cannot be taken; the message
+    names it. Nothing was changed."""
 
 
 class TaskNotFound(TaskmillError, LookupError):

@@ -11,7 +11,7 @@ from uuid import UUID
 import orjson
 
 from taskmill.domain.errors import InvalidSubmission
-from taskmill.domain.io_figures import IO_FIELDS, ZERO_IO, IOFigures
+from taskmill.domain.io_figures import IO_FIELDS, MAX_IO_FIGURE, ZERO_IO, IOFigures
 from taskmill.domain.tags import MAX_VALUE_LENGTH, validate_user_tags
 from taskmill.domain.trusted import construct_trusted
 
@@ -23,6 +23,12 @@ MAX_RETRIES_LIMIT = 1000
 MAX_TYPE_LENGTH = 128
 MAX_DEDUP_KEY_LENGTH = 1024
 MAX_PAYLOAD_BYTES = 1024 * 1024
+MAX_TTL_SECONDS = 100 * 366 * 86_400
+"""A century: far enough for any deadline, near enough that every moment computed from one
+(submission + ttl) stays inside what `datetime` can hold."""
+LATEST_RUN_AFTER = datetime(9000, 1, 1, tzinfo=UTC)
+"""`run_after` must come before this, so that the moments derived from it (a lease, a retry's
+backoff) stay inside what `datetime` can hold."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,24 +66,24 @@ def validate_spec(
 ) -> TaskSpec:
     """Check every field of a submission; raise `InvalidSubmission` naming the first bad one."""
     return TaskSpec(
-        task_type=_text("task_type", task_type, 1, MAX_TYPE_LENGTH),
+        task_type=_task_type(task_type),
         priority=_integer("priority", priority, MIN_PRIORITY, MAX_PRIORITY),
-        group=None if group is None else _text("group", group, 1, MAX_VALUE_LENGTH),
+        group=None if group is None else check_text("group", group, 1, MAX_VALUE_LENGTH),
         dedup_key=None
         if dedup_key is None
-        else _text("dedup_key", dedup_key, 1, MAX_DEDUP_KEY_LENGTH),
+        else check_text("dedup_key", dedup_key, 1, MAX_DEDUP_KEY_LENGTH),
         parent_id=_uuid("parent_id", parent_id),
         tags=validate_user_tags(tags or {}),
         payload=_payload(payload),
         max_retries=_integer("max_retries", max_retries, 0, MAX_RETRIES_LIMIT),
         ttl_seconds=_ttl(ttl_seconds),
-        run_after=_aware("run_after", run_after),
-        expected_io=_io("expected_io", expected_io),
-        fail_on_child_failure=_flag("fail_on_child_failure", fail_on_child_failure),
+        run_after=_run_after(run_after),
+        expected_io=check_io("expected_io", expected_io),
+        fail_on_child_failure=check_flag("fail_on_child_failure", fail_on_child_failure),
     )
 
 
-def _text(field: str, value: object, low: int, high: int) -> str:
+def check_text(field: str, value: object, low: int, high: int) -> str:
     if not isinstance(value, str):
         raise InvalidSubmission(field, f"must be a string, got {type(value).__name__}")
     if not low <= len(value) <= high:
@@ -85,6 +91,14 @@ def _text(field: str, value: object, low: int, high: int) -> str:
             field, f"is {len(value)} characters, must be {low}-{high}", limit=high
         )
     return value
+
+
+def _task_type(value: object) -> str:
+    task_type = check_text("task_type", value, 1, MAX_TYPE_LENGTH)
+    if "\x00" in task_type:
+        # A dedup claim is named by type NUL key: a NUL in the type could alias another's.
+        raise InvalidSubmission("task_type", "must not contain a NUL character")
+    return task_type
 
 
 def _integer(field: str, value: object, low: int, high: int) -> int:
@@ -95,7 +109,7 @@ def _integer(field: str, value: object, low: int, high: int) -> int:
     return value
 
 
-def _flag(field: str, value: object) -> bool:
+def check_flag(field: str, value: object) -> bool:
     if not isinstance(value, bool):
         raise InvalidSubmission(field, f"must be True or False, got {value!r}")
     return value
@@ -132,7 +146,25 @@ def _ttl(value: object) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
         raise InvalidSubmission("ttl", f"must be a positive number of seconds, got {value!r}")
+    if not value <= MAX_TTL_SECONDS:  # also rejects inf and nan
+        raise InvalidSubmission(
+            "ttl",
+            f"{value!r} s is more than {MAX_TTL_SECONDS} s (100 years)",
+            limit=MAX_TTL_SECONDS,
+        )
     return float(value)
+
+
+def _run_after(value: object) -> datetime | None:
+    try:
+        moment = _aware("run_after", value)
+    except OverflowError:  # a naive moment at the edge of `datetime`'s range
+        raise InvalidSubmission("run_after", f"{value!r} is out of range") from None
+    if moment is not None and not moment < LATEST_RUN_AFTER:
+        raise InvalidSubmission(
+            "run_after", f"must be before {LATEST_RUN_AFTER.isoformat()}, got {moment.isoformat()}"
+        )
+    return moment
 
 
 def _aware(field: str, value: object) -> datetime | None:
@@ -151,7 +183,7 @@ def as_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _io(field: str, value: Mapping[str, int] | IOFigures | None) -> IOFigures:
+def check_io(field: str, value: Mapping[str, int] | IOFigures | None) -> IOFigures:
     if value is None:
         return ZERO_IO
     if isinstance(value, IOFigures):
@@ -160,5 +192,5 @@ def _io(field: str, value: Mapping[str, int] | IOFigures | None) -> IOFigures:
     for name, amount in value.items():
         if name not in figures:
             raise InvalidSubmission(f"{field}.{name}", f"unknown figure (known: {IO_FIELDS})")
-        figures[name] = int(_integer(f"{field}.{name}", amount, 0, 2**63 - 1))  # plain int
+        figures[name] = int(_integer(f"{field}.{name}", amount, 0, MAX_IO_FIGURE))  # plain int
     return construct_trusted(IOFigures, figures)  # every figure is checked just above

@@ -6,11 +6,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from taskmill.domain.io_figures import IO_FIELDS
+from taskmill.domain.errors import InvalidSubmission
+from taskmill.domain.io_figures import IO_FIELDS, MAX_IO_FIGURE
+from taskmill.submission import TaskSubmission
 
 if TYPE_CHECKING:
     from taskmill.records import SubmitResult, TaskRecord
-    from taskmill.submission import TaskSubmission
 
 
 @dataclass
@@ -51,11 +52,22 @@ class TaskContext:
 
     def spawn(self, submission: TaskSubmission) -> SubmitResult:
         """Submit a child of this task; it inherits this task's tags (its own override them)."""
+        if not isinstance(submission, TaskSubmission):
+            raise InvalidSubmission(
+                "submission", f"expected a TaskSubmission, got {type(submission).__name__}"
+            )
         return self._spawn(submission.parent(self.task.id))
 
     def record_io(self, **figures: int) -> None:
-        """Add to the task's actual I/O: read_bytes, write_bytes, net_rx_bytes, net_tx_bytes."""
+        """Add to the task's actual I/O: read_bytes, write_bytes, net_rx_bytes, net_tx_bytes
+        (whole bytes, not negative). A bad figure raises and adds none of them."""
+        totals = dict(self.io)
         for name, amount in figures.items():
             if name not in IO_FIELDS:
                 raise ValueError(f"record_io: unknown figure {name!r} (known: {IO_FIELDS})")
-            self.io[name] = self.io.get(name, 0) + int(amount)
+            if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
+                raise ValueError(f"record_io: {name} must be a whole number >= 0, got {amount!r}")
+            totals[name] = totals.get(name, 0) + amount
+            if totals[name] > MAX_IO_FIGURE:
+                raise ValueError(f"record_io: {name} would exceed {MAX_IO_FIGURE} bytes")
+        self.io = totals
