@@ -16,6 +16,7 @@ import pytest
 
 from taskmill import (
     IllegalTransition,
+    InvalidSubmission,
     Scheduler,
     TaskQuery,
     TaskRecord,
@@ -263,6 +264,89 @@ def test_record_io_rejects_an_unknown_figure_and_the_attempt_fails(
     record = _record(live, task_id)
     assert record.status is TaskStatus.DEAD_LETTER
     assert record.last_error is not None and "disk_bytes" in record.last_error
+
+
+@pytest.mark.parametrize(
+    "figures",
+    [{"write_bytes": -7}, {"read_bytes": 1.5}, {"read_bytes": True}, {"net_tx_bytes": 2**63}],
+    ids=repr,
+)
+def test_record_io_rejects_a_bad_figure_whole_and_the_task_still_ends(
+    live: Scheduler, run_idle: RunIdle, figures: dict[str, Any]
+) -> None:
+    seen: list[dict[str, int]] = []
+
+    @live.executor("job")
+    def job(ctx: TaskContext) -> None:
+        ctx.record_io(read_bytes=5)
+        try:
+            ctx.record_io(net_rx_bytes=1, **figures)
+        finally:
+            seen.append(dict(ctx.io))
+
+    task_id = live.submit(TaskSubmission("job", max_retries=0)).task_id
+
+    run_idle(live)
+
+    assert seen == [{"read_bytes": 5}]  # nothing of the rejected call was kept
+    record = _record(live, task_id)
+    assert record.status is TaskStatus.DEAD_LETTER  # the executor raised: the attempt failed
+    assert record.last_error is not None and record.last_error.startswith("ValueError: record_io")
+
+
+def test_spawn_rejects_what_is_not_a_submission_and_spawns_nothing(
+    live: Scheduler, run_idle: RunIdle
+) -> None:
+    errors: list[BaseException] = []
+
+    @live.executor("job")
+    def job(ctx: TaskContext) -> None:
+        try:
+            ctx.spawn({"task_type": "part"})  # type: ignore[arg-type]
+        except InvalidSubmission as error:
+            errors.append(error)
+
+    task_id = live.submit(TaskSubmission("job")).task_id
+
+    run_idle(live)
+
+    assert len(errors) == 1 and "TaskSubmission" in str(errors[0])
+    assert _record(live, task_id).status is TaskStatus.COMPLETED
+    assert "ChildSpawned" not in _events(live, task_id)
+
+
+def test_an_error_recording_outcomes_keeps_them_for_the_next_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error that is not a conflict (a locked database, say) stops the loop; the outcomes
+    it had gathered are not lost: the next run records them."""
+    from taskmill.application.task_log import TaskLog
+
+    real = TaskLog.step
+    failures = {"left": 1}
+
+    def broken(self: TaskLog, commands: Any, *args: Any, **kwargs: Any) -> Any:
+        if failures["left"] and commands:
+            failures["left"] -= 1
+            raise RuntimeError("database is locked")
+        return real(self, commands, *args, **kwargs)
+
+    monkeypatch.setattr(TaskLog, "step", broken)
+    with Scheduler.open(tmp_path, poll_seconds=0.01) as scheduler:
+        runs: list[UUID] = []
+
+        @scheduler.executor("job")
+        def job(ctx: TaskContext) -> None:
+            runs.append(ctx.task.id)
+
+        task_ids = [scheduler.submit(TaskSubmission("job")).task_id for _ in range(3)]
+        with pytest.raises(RuntimeError, match="locked"):
+            scheduler.run_until_idle()
+        scheduler.run_until_idle()
+
+        assert sorted(runs) == sorted(task_ids)  # each ran once: none was run again
+        for task_id in task_ids:
+            assert _record(scheduler, task_id).status is TaskStatus.COMPLETED
 
 
 # -- children and finalizers -------------------------------------------------------------------
@@ -573,6 +657,67 @@ def test_a_finalizer_runs_once_when_two_schedulers_race_for_the_parent(tmp_path:
     finally:
         for scheduler in schedulers:
             scheduler.close()
+
+
+@pytest.mark.parametrize("last_child_end", ["run by another worker", "cancelled elsewhere"])
+def test_a_finalizer_is_not_skipped_when_another_process_ends_the_last_child(
+    open_live: Callable[..., Scheduler], run_idle: RunIdle, last_child_end: str
+) -> None:
+    """The process that ran the parent has its finalizer; a worker for the children only, or
+    a script that cancels one, must leave the parent to that finalizer, not close it."""
+    owner, other = open_live(), open_live()
+    finalized: list[UUID] = []
+
+    @owner.executor("batch")
+    def batch(ctx: TaskContext) -> None:
+        ctx.spawn(TaskSubmission("part"))
+
+    @owner.finalizer("batch")
+    def close(ctx: TaskContext) -> None:
+        finalized.append(ctx.task.id)
+
+    @other.executor("part")
+    def part(ctx: TaskContext) -> None:
+        pass
+
+    parent = owner.submit(TaskSubmission("batch", fail_on_child_failure=False)).task_id
+    run_idle(owner)  # runs the parent; its child is not a type this process runs
+    (child,) = other.query_tasks(TaskQuery().with_parent(parent))
+    assert _record(other, parent).status is TaskStatus.WAITING
+
+    if last_child_end == "run by another worker":
+        run_idle(other)
+    else:
+        other.cancel(child.id)
+
+    assert _record(other, child.id).status.is_terminal
+    assert _record(other, parent).status is TaskStatus.WAITING  # left for the finalizer
+    assert finalized == []
+    run_idle(owner)
+    assert finalized == [parent]
+    assert _record(owner, parent).status is TaskStatus.COMPLETED
+    assert "TaskFinalizerStarted" in _events(owner, parent)
+
+
+def test_a_parent_without_a_finalizer_is_closed_by_whichever_process_ends_its_last_child(
+    open_live: Callable[..., Scheduler], run_idle: RunIdle
+) -> None:
+    owner, other = open_live(), open_live()
+
+    @owner.executor("batch")
+    def batch(ctx: TaskContext) -> None:
+        ctx.spawn(TaskSubmission("part"))
+
+    @other.executor("part")
+    def part(ctx: TaskContext) -> None:
+        pass
+
+    parent = owner.submit(TaskSubmission("batch")).task_id
+    run_idle(owner)
+    run_idle(other)
+
+    assert _record(owner, parent).status is TaskStatus.COMPLETED
+    assert _events(owner, parent)[-1] == "TaskFinalized"
 
 
 def test_the_loop_survives_writers_that_keep_winning(

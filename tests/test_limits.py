@@ -13,7 +13,14 @@ from uuid import UUID
 
 import pytest
 
-from taskmill import InvalidQuery, Scheduler, TaskRecord, TaskStatus, TaskSubmission
+from taskmill import (
+    GroupFull,
+    InvalidQuery,
+    Scheduler,
+    TaskRecord,
+    TaskStatus,
+    TaskSubmission,
+)
 from taskmill.runtime.context import TaskContext
 
 RunIdle = Callable[..., float]
@@ -211,6 +218,32 @@ def test_group_limit_getter_and_lifting_it(live: Scheduler) -> None:
     live.set_group_limit("g", None)
     assert live.group_limit("g") is None
     assert live.group_limit("other") is None
+
+
+def test_a_groups_first_limit_counts_the_tasks_already_running_in_it(
+    scheduler: Scheduler,
+) -> None:
+    """Before any limit, a group's tasks start without taking a slot: the first limit must
+    still count the two already running, in this group only."""
+    in_g = [scheduler.submit(TaskSubmission("job").group("g")).task_id for _ in range(3)]
+    in_h = scheduler.submit(TaskSubmission("job").group("h")).task_id
+    scheduler.start(in_g[0])
+    scheduler.start(in_g[1])
+    scheduler.start(in_h)
+
+    scheduler.set_group_limit("g", 1)
+
+    with pytest.raises(GroupFull):
+        scheduler.start(in_g[2])
+    scheduler.complete(in_g[0])
+    with pytest.raises(GroupFull):  # one of the two still holds the only slot
+        scheduler.start(in_g[2])
+    scheduler.complete(in_g[1])
+    scheduler.start(in_g[2])
+    assert _record(scheduler, in_g[2]).status is TaskStatus.RUNNING
+    scheduler.set_group_limit("h", 1)  # h's running task holds h's slot, not g's
+    with pytest.raises(GroupFull):
+        scheduler.start(scheduler.submit(TaskSubmission("job").group("h")).task_id)
 
 
 @pytest.mark.parametrize("bad", [0, -1, True, 1.5, "2"])

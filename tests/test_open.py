@@ -59,3 +59,30 @@ def test_an_unknown_event_store_scheme_is_a_typed_error(tmp_path: Path) -> None:
 def test_a_malformed_task_id_is_an_invalid_query(tmp_path: Path, method: str) -> None:
     with Scheduler.open(tmp_path) as scheduler, pytest.raises(InvalidQuery, match="not a task id"):
         getattr(scheduler, method)("not-a-uuid")
+
+
+def _open_files_under(folder: Path) -> list[str]:
+    fds = Path("/proc/self/fd")
+    if not fds.is_dir():
+        pytest.skip("needs /proc to list this process's open files")
+    found = []
+    for fd in fds.iterdir():
+        try:
+            target = str(fd.readlink())
+        except OSError:
+            continue  # closed while listing
+        if target.startswith(str(folder.resolve())):
+            found.append(target)
+    return found
+
+
+def test_close_lets_go_of_every_file_of_the_store(tmp_path: Path) -> None:
+    kept = []  # the schedulers stay referenced: only close() may release their files
+    for _ in range(3):
+        scheduler = Scheduler.open(tmp_path)
+        scheduler.submit(TaskSubmission("job"))
+        assert scheduler.query_tasks() != []  # opened the views too
+        scheduler.close()
+        kept.append(scheduler)
+
+    assert _open_files_under(tmp_path) == []

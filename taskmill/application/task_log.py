@@ -70,6 +70,12 @@ class TaskLog(Application[UUID]):
         self.finalizer_types: set[str] = set()
         """Types whose waiting parents a finalizer closes (not closed automatically here)."""
 
+    def close(self) -> None:
+        try:
+            self._streams.close()
+        finally:
+            super().close()
+
     def now(self) -> datetime:
         return self._clock()
 
@@ -231,14 +237,29 @@ class TaskLog(Application[UUID]):
                 slots.take(task.id, now=now)
         task.start(now=now, worker_id=worker_id, lease_expires_at=lease_expires_at)
 
-    def set_group_limit(self, group: str, limit: int | None) -> list[Recording[UUID]]:
-        """Persist the group's concurrency limit (None: unlimited) for every process."""
+    def set_group_limit(
+        self, group: str, limit: int | None, running: Sequence[UUID] = ()
+    ) -> list[Recording[UUID]]:
+        """Persist the group's concurrency limit (None: unlimited) for every process.
+
+        Until a group's first limit, its tasks start without taking a slot, so the first one
+        counts the tasks `running` names (the caller finds them in the view) that the log
+        confirms are running in the group: each takes its slot, and new starts wait until
+        the group is below the limit."""
 
         def set_limit(uow: UnitOfWork, now: datetime) -> None:
             slots = uow.slots(group)
             if slots is None:
                 slots = GroupSlots.open(group, now=now)
                 uow.add(slots)
+                uow.preload(running)
+                for task_id in running:
+                    try:
+                        task = uow.task(task_id)
+                    except TaskNotFound:
+                        continue
+                    if task.status is TaskStatus.RUNNING and task.group == group:
+                        slots.take(task.id, now=now)
             slots.set_limit(limit, now=now)
 
         _, recordings = self._run(set_limit)
@@ -255,7 +276,11 @@ class TaskLog(Application[UUID]):
         return self._change(task_id, lambda t, now: t.requeue(now=now, reason=reason))
 
     def complete(self, task_id: UUID, actual_io: IOFigures | None = None) -> list[Recording[UUID]]:
-        return self._change(task_id, lambda t, now: t.complete(now=now, actual_io=actual_io))
+        def complete(task: Task, now: datetime) -> None:
+            finalizer = task.task_type in self.finalizer_types
+            task.complete(now=now, actual_io=actual_io, finalizer=finalizer)
+
+        return self._change(task_id, complete)
 
     def fail(
         self,
@@ -355,7 +380,9 @@ class TaskLog(Application[UUID]):
             slots = uow.slots(task.group)
             if slots is not None:
                 slots.release(task.id, now=now)
-        if task.ready_to_finalize and task.task_type not in self.finalizer_types:
+        if task.ready_to_finalize and not (
+            task.has_finalizer or task.task_type in self.finalizer_types
+        ):
             task.finalize(now=now)
         if not task.is_terminal:
             return

@@ -47,6 +47,7 @@ class Task(EventSourcedAggregate):
     failed_children: int
     finalizer_worker: str | None
     finalizer_lease_expires_at: datetime | None
+    has_finalizer: bool
 
     @classmethod
     def submit(cls, task_id: UUID, spec: TaskSpec, tags: dict[str, str], *, now: datetime) -> Task:
@@ -145,13 +146,22 @@ class Task(EventSourcedAggregate):
         now: datetime,
         actual_io: IOFigures | None = None,
         attempt: tuple[str, int] | None = None,
+        finalizer: bool = False,
     ) -> None:
         """Finish the attempt. A task that spawned children waits for them (and is finalised
-        at once if they have all finished already), so a failed child always fails it."""
+        at once if they have all finished already), so a failed child always fails it.
+        `finalizer`: the caller has a finalizer for this type, which then closes the task."""
         self._require("complete", S.RUNNING)
         self._require_attempt("complete", attempt)
-        event = ev.TaskAwaitingChildren if self.children else ev.TaskCompleted
-        self.trigger_event(event, timestamp=now, actual_io=actual_io or ZERO_IO)
+        if self.children:
+            self.trigger_event(
+                ev.TaskAwaitingChildren,
+                timestamp=now,
+                actual_io=actual_io or ZERO_IO,
+                finalizer=finalizer,
+            )
+        else:
+            self.trigger_event(ev.TaskCompleted, timestamp=now, actual_io=actual_io or ZERO_IO)
 
     def fail(
         self,

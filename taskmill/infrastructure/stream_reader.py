@@ -33,10 +33,16 @@ class StreamReader(Protocol):
     def load_newer(self, versions: dict[UUID, int]) -> dict[UUID, list[StoredEvent]]:
         """For each stream, its events after the given version (streams with none left out)."""
 
+    def close(self) -> None:
+        """Let go of what the reader holds of its own (a connection)."""
+
 
 class PerStreamReader:
     def __init__(self, recorder: ApplicationRecorder):
         self._recorder = recorder
+
+    def close(self) -> None:
+        pass  # the recorder is the application's, closed with it
 
     def load(self, ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
         found = {}

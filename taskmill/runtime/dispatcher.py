@@ -177,6 +177,11 @@ class Dispatcher:
         except ConcurrencyConflict:
             self._outcomes = outcomes + self._outcomes  # keep them for the next cycle
             return 0
+        except BaseException:
+            # Nothing was recorded: keep the outcomes, so a caller who runs the loop again
+            # after the error (a locked database, say) still records them.
+            self._outcomes = outcomes + self._outcomes
+            raise
         self._s.project(step.recordings)
         self._full_groups |= step.full_groups
         if step.claimed:
@@ -224,7 +229,10 @@ class Dispatcher:
         if error is None:
             io = job.context.io
             figures = IOFigures(**io) if io else ZERO_IO
-            return lambda task, now: task.complete(now=now, actual_io=figures, attempt=claim)
+            finalizer = job.record.task_type in self._registry.finalizers
+            return lambda task, now: task.complete(
+                now=now, actual_io=figures, attempt=claim, finalizer=finalizer
+            )
         message = _describe(error)
         if isinstance(error, PermanentError):
             return lambda task, now: task.fail(message, now=now, permanent=True, attempt=claim)
@@ -238,8 +246,15 @@ class Dispatcher:
         if not self._outcomes:
             return
         batch, self._outcomes = self._outcomes, []
-        if self._apply(batch) is None:
+        try:
+            _, recordings = self._s.log.apply_each(batch)
+        except ConcurrencyConflict:
             self._outcomes = batch + self._outcomes  # kept for the next try
+            return
+        except BaseException:
+            self._outcomes = batch + self._outcomes  # nothing was recorded (see `_claim`)
+            raise
+        self._s.project(recordings)
 
     def _apply(self, commands: list[tuple[UUID, Command]]) -> list[UUID] | None:
         """Apply commands in one transaction; None if other writers kept winning (try later:
