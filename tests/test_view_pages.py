@@ -214,3 +214,33 @@ def test_applying_a_page_pauses_the_garbage_collector_and_gives_it_back(
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_a_view_error_after_the_log_commit_does_not_fail_the_submission(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The log has the tasks once `submit_batch` saved them: a page the view cannot apply then
+    (a locked file, say) must not make the call raise, or the caller would submit again. The
+    next read catches up from the log, and raises while the trouble lasts."""
+    import sqlite3
+
+    real = view_module._apply_page
+    broken = {"on": True}
+
+    def apply_page(*args: object, **kwargs: object) -> bool:
+        if broken["on"]:
+            raise sqlite3.OperationalError("database is locked")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    with Scheduler.open(tmp_path) as scheduler:
+        monkeypatch.setattr(view_module, "_apply_page", apply_page)
+        count = view_module.PAGE_SIZE + 10  # enough to make the view apply a page at once
+
+        results = scheduler.submit_batch([TaskSubmission("job") for _ in range(count)])
+
+        assert len(results) == count and all(r.inserted for r in results)
+        assert "could not apply a page" in caplog.text
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            scheduler.query_task_ids()  # a read must not answer from a view that is behind
+        broken["on"] = False
+        assert set(scheduler.query_task_ids()) == {r.task_id for r in results}

@@ -11,7 +11,6 @@ private copy, taken under the lock right after a catch-up (see `copy_to`).
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import threading
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from taskmill.infrastructure.clock import utc_now
+from taskmill.infrastructure.durable_files import replace_durably
 from taskmill.infrastructure.file_lock import FileLock
 from taskmill.infrastructure.gc_pause import gc_paused
 from taskmill.projections.analytical.migrations import migrate
@@ -145,7 +145,7 @@ class AnalyticalView:
                         connection, self._application_name, source, columns, REBUILD_PAGE_SIZE
                     )
                     connection.close()
-                    os.replace(fresh, self._path)
+                    replace_durably(fresh, self._path)
                     with contextlib.suppress(FileNotFoundError):
                         Path(f"{self._path}.wal").unlink()
                 finally:

@@ -7,6 +7,7 @@ it in atomically while other processes keep reading; they notice the swap and re
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sqlite3
 import threading
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from taskmill.infrastructure.bounded_cache import BoundedCache
+from taskmill.infrastructure.durable_files import fsync_file, replace_durably
 from taskmill.infrastructure.gc_pause import gc_paused
 from taskmill.infrastructure.sqlite_wal import BUSY_TIMEOUT_SECONDS, enable_wal
 from taskmill.projections.operational.event_source import EventSource
@@ -26,6 +28,7 @@ PAGE_SIZE = 500
 TAGS_CACHE_SIZE = 50_000
 REBUILD_PAGE_SIZE = 2000
 REBUILD_CACHE_KIB = 64 * 1024
+_log = logging.getLogger("taskmill")
 POINTER_NAME = "operational.current"
 WAL_CHECKPOINT_PAGES = 10_000
 """Fold the view's WAL into its file once it holds this many pages (40 MiB at 4 KiB pages),
@@ -111,7 +114,13 @@ class OperationalView:
         with self._lock:
             self._deferred.extend(events)
             if len(self._deferred) >= PAGE_SIZE:
-                self._apply_deferred(source)
+                try:
+                    self._apply_deferred(source)
+                except Exception:
+                    # The command that saved these events succeeded: it must not raise as if
+                    # it had not (a caller would submit again). The log has them, and the next
+                    # read catches the view up from it, raising there if the trouble lasts.
+                    _log.warning("taskmill: the view could not apply a page now", exc_info=True)
 
     def catch_up(self, source: EventSource) -> int:
         """Apply everything the log has beyond the view's position; return the new position."""
@@ -171,6 +180,7 @@ class OperationalView:
                 connection.execute("PRAGMA journal_mode=WAL")
             finally:
                 connection.close()
+            fsync_file(fresh)  # built without fsync: on disk before the pointer names it
             old = self._path
             _write_pointer(self._pointer, fresh.name)
             self._reopen_if_swapped()
@@ -290,7 +300,7 @@ def _stamp(pointer: Path) -> tuple[int, int]:
 def _write_pointer(pointer: Path, name: str) -> None:
     temporary = pointer.with_suffix(f".{uuid.uuid4().hex[:8]}.tmp")
     temporary.write_text(name, encoding="utf-8")
-    os.replace(temporary, pointer)
+    replace_durably(temporary, pointer)
 
 
 def _remove_database(path: Path) -> None:
