@@ -720,6 +720,45 @@ def test_a_parent_without_a_finalizer_is_closed_by_whichever_process_ends_its_la
     assert _events(owner, parent)[-1] == "TaskFinalized"
 
 
+def test_a_renewal_that_lost_to_other_writers_is_tried_again_before_the_lease_lapses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first renewal of a running task's lease gives up (ConcurrencyConflict); the worker
+    must try again at its next housekeeping, not wait as if it had renewed: its stored lease
+    would lapse and another worker could run the task a second time."""
+    from taskmill import ConcurrencyConflict
+    from taskmill.application.task_log import TaskLog
+
+    real = TaskLog.apply_each
+    failures = {"left": 1}
+
+    def flaky(self: TaskLog, commands: Any) -> Any:
+        if failures["left"]:  # the first apply_each while the task runs is its renewal
+            failures["left"] -= 1
+            raise ConcurrencyConflict("gave up after 8 conflicting concurrent updates")
+        return real(self, commands)
+
+    monkeypatch.setattr(TaskLog, "apply_each", flaky)
+    with Scheduler.open(tmp_path, poll_seconds=0.01, lease_seconds=2.0) as scheduler:
+
+        @scheduler.executor("job")
+        async def job(ctx: TaskContext) -> None:
+            await asyncio.sleep(3.2)
+
+        task_id = scheduler.submit(TaskSubmission("job")).task_id
+        scheduler.run_until_idle()
+
+        history = scheduler.history(task_id)
+        assert failures["left"] == 0
+        assert history[-1].event == "TaskCompleted"
+        held_until = datetime.fromisoformat(history[1].data["lease_expires_at"])  # TaskStarted
+        for entry in history[2:]:
+            assert entry.timestamp < held_until, (entry.event, held_until)
+            if entry.event == "TaskLeaseRenewed":
+                held_until = datetime.fromisoformat(entry.data["lease_expires_at"])
+        assert sum(e.event == "TaskLeaseRenewed" for e in history) >= 2
+
+
 def test_the_loop_survives_writers_that_keep_winning(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

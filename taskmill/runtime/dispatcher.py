@@ -302,9 +302,11 @@ class Dispatcher:
         lease_until = now + self._lease
         worker = self.worker_id
         commands: list[tuple[UUID, Command]] = []
+        renewed: list[tuple[Job, datetime | None]] = []
         for job in self.running.values():
             lease = job.lease_until
             if lease is None or lease <= renew_before:
+                renewed.append((job, lease))
                 job.lease_until = lease_until
                 renew = (
                     (
@@ -320,7 +322,10 @@ class Dispatcher:
                     )
                 )
                 commands.append((job.record.id, renew))
-        self._apply(commands)
+        if self._apply(commands) is None:
+            # Other writers kept winning: nothing was renewed, so try again next time.
+            for job, lease in renewed:
+                job.lease_until = lease
 
     def _notice_cancellations(self) -> None:
         """Tell this worker's executors whose task ended meanwhile (cancelled, expired)."""
