@@ -272,6 +272,44 @@ def test_bounded_staleness_skips_the_catch_up(
     assert (stale[0].count, fresh[0].count) == (2, 5)
 
 
+def test_catch_up_analytics_brings_the_view_to_the_log_head(
+    open_scheduler: Callable[..., Scheduler], store: Path
+) -> None:
+    reader, writer = open_scheduler(), open_scheduler()
+    assert reader.catch_up_analytics() == 0  # an empty log
+    transfers(writer, 2)
+    assert reader.aggregate_tasks(TaskAggregate())[0].count == 2
+    ids = transfers(writer, 3)
+    writer.start(ids[0])
+    head = writer.log_position
+    # Without a catch-up, an answer allowed to be an hour old still shows the 2 tasks.
+    assert reader.aggregate_tasks(TaskAggregate(), max_staleness=timedelta(hours=1))[0].count == 2
+
+    position = reader.catch_up_analytics()
+
+    assert position == head == reader.log_position
+    assert reader.catch_up_analytics() == head  # nothing more to apply: same position
+    # The view itself now holds every task, so reads that skip their own catch-up see them.
+    stale_ok = timedelta(hours=1)
+    rows = reader.aggregate_tasks(TaskAggregate().group_by_status(), max_staleness=stale_ok)
+    assert {row.status: row.count for row in rows} == {
+        TaskStatus.PENDING: 4,
+        TaskStatus.RUNNING: 1,
+    }
+    connection = taskmill.analytics.connect(store, max_staleness=stale_ok)
+    try:
+        assert connection.execute("SELECT count(*) FROM tasks").fetchone() == (5,)
+        assert connection.execute(
+            "SELECT status FROM tasks WHERE task_id = ?", [str(ids[0])]
+        ).fetchone() == ("running",)
+        (stored_position,) = connection.execute(
+            "SELECT max(notification_id) FROM view_position"
+        ).fetchone()
+    finally:
+        connection.close()
+    assert stored_position == head
+
+
 # -- bad input -----------------------------------------------------------------------------------
 
 

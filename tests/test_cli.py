@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -67,6 +70,30 @@ def test_submit_prints_the_id_and_stores_every_option(cli: Any, store: Path) -> 
     assert record.expected_io.net_tx_bytes == 1_048_576
     assert record.expected_io.read_bytes == 10
     assert record.status is TaskStatus.PENDING
+
+
+def test_submit_stores_the_expected_write_and_net_rx_bytes(cli: Any, store: Path) -> None:
+    task_id = submitted_id(
+        cli("submit", "t", "--expected-write-bytes", "4096", "--expected-net-rx-bytes", "512")
+    )
+    zero = submitted_id(cli("submit", "t", "--expected-write-bytes", "0"))
+    with Scheduler.open(store) as scheduler:
+        record = scheduler.task(task_id)
+        unset = scheduler.task(zero)
+    assert record is not None and unset is not None
+    assert record.expected_io.model_dump() == {
+        "read_bytes": 0,
+        "write_bytes": 4096,
+        "net_rx_bytes": 512,
+        "net_tx_bytes": 0,
+    }
+    assert unset.expected_io.write_bytes == 0
+    sums = cli(
+        "aggregate", "--sum", "expected_write_bytes", "--sum", "expected_net_rx_bytes", "--json"
+    )  # fmt: skip
+    assert sums.json() == [
+        {"count": 2, "sum_expected_write_bytes": 4096, "sum_expected_net_rx_bytes": 512}
+    ]
 
 
 def test_submit_json_reports_a_duplicate_as_not_inserted(cli: Any) -> None:
@@ -237,6 +264,37 @@ def test_views_rebuild_replays_the_log(cli: Any, store: Path) -> None:
     assert cli("ls", "--json").json() == before
 
 
+def test_views_rebuild_of_the_operational_view_only(cli: Any, store: Path) -> None:
+    for n in range(3):
+        submitted_id(cli("submit", "t", "--tag", f"n={n}"))
+    sums = cli("aggregate", "--group-by-tag", "n", "--json").json()
+    before = cli("ls", "--json").json()
+    views = store / "views"
+    pointer = (views / "operational.current").read_text()
+    analytical = (views / "analytics.duckdb").stat().st_ino
+    head = snapshot(store)[0]
+
+    result = cli("views", "rebuild", "--view", "operational")
+
+    assert result.code == 0, result.err
+    (line,) = result.out.splitlines()
+    assert line.startswith(f"operational: replayed {head} events in ") and "events/s" in line
+    assert "operational view" in result.err  # its progress bar, the only one
+    assert "analytical" not in result.out + result.err
+    assert "Traceback" not in result.err
+    # A fresh operational file was swapped in; the analytical one is the same file as before.
+    assert (views / "operational.current").read_text() != pointer
+    assert (views / "analytics.duckdb").stat().st_ino == analytical
+    assert cli("ls", "--json").json() == before
+    assert cli("aggregate", "--group-by-tag", "n", "--json").json() == sums
+    # Whereas rebuilding the analytical view replaces its file (and names only it).
+    only = cli("views", "rebuild", "--view", "analytical")
+    assert only.out.splitlines()[0].startswith(f"analytical: replayed {head} events in ")
+    assert len(only.out.splitlines()) == 1 and "operational" not in only.out
+    assert (views / "analytics.duckdb").stat().st_ino != analytical
+    assert cli("aggregate", "--group-by-tag", "n", "--json").json() == sums
+
+
 def test_views_rebuild_of_an_empty_log(cli: Any, store: Path) -> None:
     Scheduler.open(store).close()
     result = cli("views", "rebuild")
@@ -304,6 +362,9 @@ BAD_INPUT = [
     (["submit", "t", "--ttl", "0"], 2, "ttl: must be a positive number"),
     (["submit", "t", "--max-retries", "-1"], 2, "max_retries"),
     (["submit", "t", "--expected-read-bytes", "-5"], 2, "expected_io.read_bytes"),
+    (["submit", "t", "--expected-write-bytes", "-1"], 2, "expected_io.write_bytes"),
+    (["submit", "t", "--expected-net-rx-bytes", "-1"], 2, "expected_io.net_rx_bytes"),
+    (["submit", "t", "--expected-net-rx-bytes", "1.5"], 2, "argument --expected-net-rx-bytes"),
     (["submit", ""], 2, "task_type"),
     (["ls", "--status", "bogus"], 2, "status: unknown status 'bogus' (allowed: pending"),
     (["ls", "--status", "pending,bogus"], 2, "unknown status 'bogus'"),
@@ -485,3 +546,111 @@ def test_worker_reports_a_bad_app_in_one_line(
     assert result.code == 2
     assert result.err.startswith("taskmill: error: --app: ") and message in result.err
     assert result.err.count("\n") == 1
+
+
+SIGNALLED_APP = """
+import asyncio
+import time
+from pathlib import Path
+
+from taskmill import Scheduler
+
+MARKS = Path(__file__).parent
+
+
+class Observed(Scheduler):
+    async def run(self, stop_event=None):
+        # Marks the moment the CLI's signal handler set the stop event.
+        async def watch():
+            await stop_event.wait()
+            (MARKS / "stopping").touch()
+
+        watcher = asyncio.ensure_future(watch())
+        try:
+            await super().run(stop_event)
+        finally:
+            watcher.cancel()
+
+
+def make(store):
+    scheduler = Observed.open(store, max_concurrency=1)
+
+    @scheduler.executor("slow")
+    def slow(ctx):
+        (MARKS / f"started-{ctx.task.id}").touch()
+        deadline = time.monotonic() + 30
+        while not (MARKS / f"release-{ctx.task.id}").exists():
+            if time.monotonic() > deadline:
+                raise RuntimeError("never released")
+            time.sleep(0.01)
+        ctx.record_io(write_bytes=7)
+
+    return scheduler
+"""
+
+
+def _wait_until(
+    condition: Callable[[], bool], what: str, process: subprocess.Popen[str], seconds: float = 30
+) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if process.poll() is not None:
+            _, err = process.communicate()
+            pytest.fail(f"worker exited ({process.returncode}) before {what}:\n{err}")
+        assert time.monotonic() < deadline, f"not within {seconds} s: {what}"
+        time.sleep(0.01)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_worker_runs_until_signalled_then_finishes_its_running_task_and_exits_zero(
+    store: Path, tmp_path: Path, signum: int
+) -> None:
+    marks = tmp_path / "app"
+    marks.mkdir()
+    (marks / "signalled_app.py").write_text(SIGNALLED_APP)
+    scheduler = Scheduler.open(store)
+    first = scheduler.submit(TaskSubmission("slow")).task_id
+
+    def status(task_id: UUID) -> TaskStatus | None:
+        record = scheduler.task(task_id)
+        return None if record is None else record.status
+
+    process = subprocess.Popen(
+        [*TASKMILL, "--store", str(store), "worker", "--app", "signalled_app:make"],
+        cwd=marks,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "TASKMILL_EVENT_STORE"},
+    )
+    try:
+        _wait_until((marks / f"started-{first}").exists, "the first task started", process)
+        (marks / f"release-{first}").touch()
+        _wait_until(lambda: status(first) is TaskStatus.COMPLETED, "first completed", process)
+        # Idle now, yet still running (no --until-idle): it takes work submitted later.
+        second = scheduler.submit(TaskSubmission("slow")).task_id
+        _wait_until((marks / f"started-{second}").exists, "the second task started", process)
+        queued = scheduler.submit(TaskSubmission("slow")).task_id  # its one slot is busy
+        process.send_signal(signum)
+        _wait_until((marks / "stopping").exists, "the stop event set", process)
+        (marks / f"release-{second}").touch()  # the running task finishes only after the signal
+        _, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+        scheduler.close()
+
+    assert process.returncode == 0, err
+    assert "Traceback" not in err
+    assert "running; Ctrl-C to stop" in err
+    with Scheduler.open(store) as after:
+        finished = after.task(second)
+        untouched = after.task(queued)
+        history = [entry.event for entry in after.history(second)]
+    assert finished is not None and finished.status is TaskStatus.COMPLETED
+    assert finished.actual_io.write_bytes == 7
+    assert history == ["TaskSubmitted", "TaskStarted", "TaskCompleted"]
+    # Once stopping, the worker started nothing new: the last task waits for another worker.
+    assert untouched is not None and untouched.status is TaskStatus.PENDING
+    assert untouched.attempts == 0

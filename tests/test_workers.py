@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -18,6 +19,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from conftest import FakeClock
 
 from taskmill import Scheduler, TaskRecord, TaskStatus, TaskSubmission
 from taskmill.runtime.context import TaskContext
@@ -229,6 +231,53 @@ def test_recovery_does_not_touch_tasks_of_live_workers(
 
     assert _running_on(other, task_id, worker)
     assert "TaskRequeued" not in [e.event for e in other.history(task_id)]
+
+
+def test_recover_dead_workers_requeues_the_tasks_of_dead_local_workers_and_counts_them(
+    scheduler: Scheduler, clock: FakeClock
+) -> None:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait(30)  # exited and reaped: its pid names no process now
+    host = socket.gethostname()
+    dead_worker = f"{host}:{process.pid}:0badc0de"
+    lease = clock.now + timedelta(hours=1)  # far off: only the dead pid can explain a requeue
+
+    def started(worker_id: str) -> UUID:
+        task_id = scheduler.submit(TaskSubmission("job", max_retries=0)).task_id
+        scheduler.start(task_id, worker_id=worker_id, lease_expires_at=lease)
+        return task_id
+
+    orphans = [started(dead_worker), started(f"{host}:{process.pid}:feedface")]
+    kept = {
+        "this process": started(scheduler.worker_id),
+        "another host": started(f"{host}-elsewhere.invalid:{process.pid}:0badc0de"),
+        "not host:pid:random": started("worker-7"),
+    }
+    waiting = scheduler.submit(TaskSubmission("job")).task_id
+    before = scheduler.log_position
+
+    assert scheduler.recover_dead_workers() == 2
+
+    assert scheduler.log_position == before + 2  # one TaskRequeued per orphan, nothing else
+    for task_id in orphans:
+        record = _record(scheduler, task_id)
+        assert record.status is TaskStatus.PENDING
+        assert record.attempts == 0  # the attempt is not counted
+        assert record.worker_id is None
+        last = scheduler.history(task_id)[-1]
+        assert last.event == "TaskRequeued"
+        assert last.data["reason"] == "worker died"
+    for what, task_id in kept.items():
+        assert _record(scheduler, task_id).status is TaskStatus.RUNNING, what
+    assert _record(scheduler, waiting).status is TaskStatus.PENDING
+    # Nothing is left to recover, and the requeued tasks run again (once, and complete).
+    assert scheduler.recover_dead_workers() == 0
+    assert scheduler.log_position == before + 2
+    for task_id in orphans:
+        scheduler.start(task_id, worker_id=scheduler.worker_id, lease_expires_at=lease)
+        scheduler.complete(task_id)
+        record = _record(scheduler, task_id)
+        assert (record.status, record.attempts) == (TaskStatus.COMPLETED, 1)
 
 
 # -- leases --------------------------------------------------------------------------------------
