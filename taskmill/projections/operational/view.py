@@ -75,9 +75,11 @@ class OperationalView:
         """Close the file, first applying deferred events when given their `source` (else
         the next reader, in any process, applies them from the log)."""
         with self._lock:
-            if source is not None:
-                self._apply_deferred(source)
-            self._connection.close()
+            try:
+                if source is not None:
+                    self._apply_deferred(source)
+            finally:
+                self._connection.close()
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
