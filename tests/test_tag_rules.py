@@ -299,6 +299,7 @@ def test_run_after_must_be_a_datetime(scheduler: Scheduler) -> None:
     error = _rejected(scheduler, TaskSubmission("job", run_after="tomorrow"))  # type: ignore[arg-type]
 
     assert error.field == "run_after"
+    assert "must be a datetime" in str(error)
 
 
 @pytest.mark.parametrize(

@@ -156,23 +156,20 @@ def _ttl(value: object) -> float | None:
 
 
 def _run_after(value: object) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        raise InvalidSubmission("run_after", f"must be a datetime, got {type(value).__name__}")
     try:
-        moment = _aware("run_after", value)
-    except OverflowError:  # a naive moment at the edge of `datetime`'s range
+        moment = as_utc(value)
+    except (OverflowError, ValueError):  # a naive moment at the edge of `datetime`'s range:
+        # local time to UTC crosses it (Python 3.11 raises OverflowError, 3.12 ValueError)
         raise InvalidSubmission("run_after", f"{value!r} is out of range") from None
-    if moment is not None and not moment < LATEST_RUN_AFTER:
+    if not moment < LATEST_RUN_AFTER:
         raise InvalidSubmission(
             "run_after", f"must be before {LATEST_RUN_AFTER.isoformat()}, got {moment.isoformat()}"
         )
     return moment
-
-
-def _aware(field: str, value: object) -> datetime | None:
-    if value is None:
-        return None
-    if not isinstance(value, datetime):
-        raise InvalidSubmission(field, f"must be a datetime, got {type(value).__name__}")
-    return as_utc(value)
 
 
 def as_utc(moment: datetime) -> datetime:
