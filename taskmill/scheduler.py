@@ -16,7 +16,7 @@ from eventsourcing.persistence import Recording
 
 from taskmill.aggregate import AggregateRow, TaskAggregate, aggregate_rows
 from taskmill.application.log_source import LogSource
-from taskmill.application.task_log import TaskLog
+from taskmill.application.task_log import TaskLog, open_task_log
 from taskmill.domain import spec as submission_rules
 from taskmill.domain.errors import (
     IllegalTransition,
@@ -29,6 +29,7 @@ from taskmill.domain.io_figures import IOFigures
 from taskmill.domain.spec import as_utc
 from taskmill.domain.status import TaskStatus
 from taskmill.domain.tags import GROUP_TAG, MAX_VALUE_LENGTH
+from taskmill.domain.task import Task
 from taskmill.domain.task_events import TaskCancelled
 from taskmill.domain.task_events import TaskSubmitted as DomainTaskSubmitted
 from taskmill.domain.trusted import construct_trusted, trusted_uuid
@@ -141,7 +142,9 @@ class Scheduler:
             folder = os.environ.get(HOME_ENV, DEFAULT_HOME)
         location = resolve_location(folder, event_store_url)
         check_folder(location, create=create)
-        log = TaskLog(event_store_env(location), clock)
+        log = open_task_log(
+            event_store_env(location), clock, shared_server=location.event_store_url is not None
+        )
         views = Path(location.folder) / "views"
         view = OperationalView(views, log.name)
         analytics = AnalyticalView(views, log.name)
@@ -266,13 +269,14 @@ class Scheduler:
         """Put tasks left running by dead processes on this host back to pending (the attempt
         is not counted). Other hosts' dead workers are recovered when their lease expires."""
         orphans = [
-            record.id
+            (record.id, record.worker_id)
             for record in self._select(TaskFilter(statuses=("running",)))
-            if is_dead_local_worker(record.worker_id)
+            if record.worker_id is not None and is_dead_local_worker(record.worker_id)
         ]
         if orphans:
+            # Only while the dead worker still holds it: a live one may have claimed it since.
             done, recordings = self._log.apply_each(
-                [(i, lambda t, now: t.requeue(now=now, reason="worker died")) for i in orphans]
+                [(task_id, _requeue_from(worker)) for task_id, worker in orphans]
             )
             self._project(recordings)
             return len(done)
@@ -643,6 +647,11 @@ class Scheduler:
 
 
 T = TypeVar("T")
+
+
+def _requeue_from(worker: str) -> Callable[[Task, datetime], None]:
+    """The command that puts a task back to pending if `worker` (a dead one) still runs it."""
+    return lambda task, now: task.requeue(now=now, reason="worker died", held_by=worker)
 
 
 def _submission_rule(rule: Callable[..., T], field: str, *args: object) -> T:

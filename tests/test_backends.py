@@ -7,6 +7,7 @@ missing service can never turn the suite green by skipping.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -111,3 +112,61 @@ def test_a_second_instance_sees_writes_and_rebuilds_identically(
     assert writer.rebuild_views() == writer.log_position
     assert reader.query_tasks() == before
     assert reader.count_by_tag("profile") == [("p0", 10), ("p1", 10), ("p2", 10)]
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    yield from _postgres_schema()
+
+
+@pytest.mark.postgres
+def test_several_processes_may_create_a_new_postgres_store_at_once(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """PostgreSQL lets all but one of several concurrent CREATE TABLEs fail; opening retries."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    start_at = time.time() + 4.0  # every process imported and waiting: they open together
+    with context.Pool(4) as pool:
+        outcomes = pool.starmap(
+            _open_and_submit,
+            [(str(tmp_path / f"p{i}"), postgres_url, start_at) for i in range(4)],
+        )
+
+    assert outcomes == ["ok"] * 4
+    with Scheduler.open(tmp_path / "reader", event_store_url=postgres_url) as scheduler:
+        assert len(scheduler.query_tasks()) == 4
+
+
+def _open_and_submit(folder: str, url: str, start_at: float) -> str:
+    time.sleep(max(0.0, start_at - time.time()))
+    with Scheduler.open(folder, event_store_url=url) as scheduler:
+        scheduler.submit(TaskSubmission("job"))
+    return "ok"
+
+
+@pytest.mark.postgres
+def test_a_missing_postgres_schema_is_a_typed_error(tmp_path: Path, postgres_url: str) -> None:
+    from taskmill import InvalidStoreConfig
+
+    missing = postgres_url.split("?schema=")[0] + "?schema=taskmill_no_such_schema"
+    with pytest.raises(InvalidStoreConfig, match="taskmill_no_such_schema"):
+        Scheduler.open(tmp_path, event_store_url=missing)
+
+
+@pytest.mark.postgres
+def test_eventsourcing_settings_in_the_environment_cannot_reorder_the_log(
+    tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With POSTGRES_ENABLE_DB_FUNCTIONS, eventsourcing inserts without its table lock, so
+    concurrent commits can land out of id order and a view would skip events: taskmill does
+    not take eventsourcing's settings from the environment (bar the pool's)."""
+    monkeypatch.setenv("POSTGRES_ENABLE_DB_FUNCTIONS", "y")
+    monkeypatch.setenv("TASKMILL_POSTGRES_ENABLE_DB_FUNCTIONS", "y")
+    monkeypatch.setenv("TASKMILL_MAPPER_TOPIC", "no.such:Mapper")
+    with Scheduler.open(tmp_path, event_store_url=postgres_url) as scheduler:  # the mapper holds
+        scheduler.submit(TaskSubmission("job"))
+        assert len(scheduler.query_tasks()) == 1
+        # White-box, since out-of-order commits cannot be forced: the table lock stays on.
+        assert not scheduler._log.recorder.datastore.enable_db_functions  # type: ignore[attr-defined]

@@ -367,6 +367,21 @@ def test_requeue_gives_the_attempt_back() -> None:
     assert task.status is S.PENDING
 
 
+def test_requeue_held_by_a_worker_refuses_a_task_another_worker_claimed_since() -> None:
+    """`recover_dead_workers` requeues a dead worker's task only while that worker holds it."""
+    task = _task()
+    task.start(now=NOW, worker_id="host:1:dead")
+    task.requeue(now=NOW, reason="lease expired")
+    task.start(now=NOW, worker_id="host:2:live")
+
+    with pytest.raises(IllegalTransition):
+        task.requeue(now=NOW, reason="worker died", held_by="host:1:dead")
+    assert task.status is S.RUNNING and task.worker_id == "host:2:live"
+
+    task.requeue(now=NOW, reason="worker died", held_by="host:2:live")
+    assert task.status is S.PENDING
+
+
 # -- dedup claims ------------------------------------------------------------------------------
 
 

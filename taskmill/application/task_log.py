@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import random
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,7 +13,8 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError, Recording
+from eventsourcing.persistence import IntegrityError, PersistenceError, Recording
+from eventsourcing.utils import Environment, EnvType
 
 from taskmill.application.unit_of_work import UnitOfWork
 from taskmill.domain.dedup import DedupClaim, dedup_claim_id
@@ -28,6 +32,7 @@ from taskmill.domain.tags import inherit_tags
 from taskmill.domain.task import Task
 from taskmill.domain.task_events import TaskEvent
 from taskmill.infrastructure.bounded_cache import BoundedCache
+from taskmill.infrastructure.event_store import InvalidStoreConfig
 from taskmill.infrastructure.stream_reader import stream_reader_for
 from taskmill.infrastructure.task_ids import new_task_id
 
@@ -56,6 +61,17 @@ class Submitted:
     inserted: bool
 
 
+PASSED_THROUGH = (
+    "POSTGRES_POOL_SIZE",
+    "POSTGRES_MAX_OVERFLOW",
+    "POSTGRES_POOL_TIMEOUT",
+    "POSTGRES_CONNECT_TIMEOUT",
+    "POSTGRES_LOCK_TIMEOUT",
+    "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT",
+)
+"""eventsourcing settings a deployment may set in the environment (the rest are taskmill's)."""
+
+
 class TaskLog(Application[UUID]):
     """Commands on tasks. Each loads what it needs, checks invariants, and saves atomically."""
 
@@ -69,6 +85,17 @@ class TaskLog(Application[UUID]):
         self._command_lock = threading.RLock()
         self.finalizer_types: set[str] = set()
         """Types whose waiting parents a finalizer closes (not closed automatically here)."""
+
+    def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
+        """Only the settings taskmill chose, plus the PostgreSQL pool's sizes and timeouts from
+        the process environment (`PASSED_THROUGH`). eventsourcing would read any of its
+        settings from there, even prefixed `TASKMILL_`: one that swaps the mapper, or lets
+        PostgreSQL commit out of id order (`POSTGRES_ENABLE_DB_FUNCTIONS`, after which a view
+        would skip events), must not come from a stray variable."""
+        settings = dict(type(self).env)
+        settings.update({key: os.environ[key] for key in PASSED_THROUGH if key in os.environ})
+        settings.update(env or {})
+        return Environment(name, settings)
 
     def close(self) -> None:
         try:
@@ -394,3 +421,30 @@ class TaskLog(Application[UUID]):
             parent = uow.task(task.parent_id)
             parent.record_child_finished(task.id, task.status, now=now)
             self._after_change(uow, parent, now)
+
+
+OPEN_ATTEMPTS = 6
+
+
+def open_task_log(
+    env: dict[str, str], clock: Callable[[], datetime], *, shared_server: bool
+) -> TaskLog:
+    """The application on its store, creating the store's tables if it has none.
+
+    On a database server (`shared_server`) several processes may create the tables at the
+    same moment, and PostgreSQL lets all but one fail ("duplicate key ... pg_type", "tuple
+    concurrently updated"); the tables exist once the winner committed, so try again."""
+    for attempt in range(OPEN_ATTEMPTS):
+        try:
+            return TaskLog(env, clock)
+        except PersistenceError as error:
+            schema = env.get("POSTGRES_SCHEMA")
+            if schema and "does not exist" in str(error) and f'"{schema}"' in str(error):
+                raise InvalidStoreConfig(
+                    f"event store: schema {schema!r} does not exist; create it first "
+                    f"(CREATE SCHEMA {schema})"
+                ) from None
+            if not shared_server or attempt == OPEN_ATTEMPTS - 1:
+                raise
+            time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
+    raise AssertionError("unreachable")  # pragma: no cover

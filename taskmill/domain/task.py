@@ -124,12 +124,22 @@ class Task(EventSourcedAggregate):
             raise IllegalTransition(self.id, f"running on {self.worker_id}", "renew its lease")
         self.trigger_event(ev.TaskLeaseRenewed, timestamp=now, lease_expires_at=lease_expires_at)
 
-    def requeue(self, *, now: datetime, reason: str, lease_expired: bool = False) -> None:
+    def requeue(
+        self,
+        *,
+        now: datetime,
+        reason: str,
+        lease_expired: bool = False,
+        held_by: str | None = None,
+    ) -> None:
         """Back to pending without counting the attempt. With `lease_expired`, only if the
-        worker's lease really ran out (it may have been renewed since the caller looked)."""
+        worker's lease really ran out (it may have been renewed since the caller looked); with
+        `held_by`, only if that worker still runs it (another may have claimed it since)."""
         self._require("requeue", S.RUNNING)
         if lease_expired and self.lease_expires_at is not None and self.lease_expires_at > now:
             raise IllegalTransition(self.id, "running with a live lease", "requeue")
+        if held_by is not None and self.worker_id != held_by:
+            raise IllegalTransition(self.id, f"running on {self.worker_id}", "requeue")
         self.trigger_event(ev.TaskRequeued, timestamp=now, reason=reason)
 
     def _require_attempt(self, action: str, attempt: tuple[str, int] | None) -> None:
