@@ -460,6 +460,37 @@ def test_finalizer_runs_once_after_every_child_is_terminal(
     assert events.count("TaskFinalized") == 1 and events[-1] == "TaskFinalized"
 
 
+def test_a_finalizer_cannot_record_io_and_the_parent_keeps_its_executors_figures(
+    live: Scheduler, run_idle: RunIdle
+) -> None:
+    refused: list[str] = []
+
+    @live.executor("transfer")
+    def transfer(ctx: TaskContext) -> None:
+        ctx.spawn(TaskSubmission("part"))
+        ctx.record_io(write_bytes=7)
+
+    @live.executor("part")
+    def part(ctx: TaskContext) -> None:
+        pass
+
+    @live.finalizer("transfer")
+    def finish(ctx: TaskContext) -> None:
+        try:
+            ctx.record_io(write_bytes=55)
+        except ValueError as error:
+            refused.append(str(error))
+
+    parent = live.submit(TaskSubmission("transfer")).task_id
+
+    run_idle(live)
+
+    assert len(refused) == 1 and "a finalizer cannot record I/O" in refused[0]
+    record = _record(live, parent)
+    assert record.status is TaskStatus.COMPLETED
+    assert record.actual_io.write_bytes == 7  # what the executor recorded, nothing lost silently
+
+
 def test_a_raising_finalizer_fails_the_parent(live: Scheduler, run_idle: RunIdle) -> None:
     calls: list[UUID] = []
 

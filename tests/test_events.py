@@ -662,3 +662,37 @@ def test_progress_that_raced_the_end_of_its_attempt_is_dropped() -> None:
     source.events.append((3, logged(ev.TaskStarted, 4, attempt=2)))
     reader.read_page(2)
     assert reader.fresh_progress([report(0.1)]) == [report(0.1)]
+
+
+def test_progress_after_a_parent_starts_waiting_is_dropped_until_its_finalizer_runs() -> None:
+    """The executor of a parent returned (TaskAwaitingChildren): a report of that run that
+    raced it is stale; the finalizer's own run (TaskFinalizerStarted) reports afresh."""
+    task_id = UUID(int=2)
+    now = datetime(2030, 1, 1, tzinfo=UTC)
+
+    def logged(kind: Any, version: int, **fields: Any) -> Any:
+        return kind.trusted(
+            originator_id=task_id, originator_version=version, timestamp=now, **fields
+        )
+
+    def report(fraction: float) -> TaskProgress:
+        return progress_event(
+            task_id=task_id, task_type="job", tags={"taskmill.type": "job"}, timestamp=now,
+            attempt=1, worker_id=None, fraction=fraction, message=None,
+        )  # fmt: skip
+
+    source = _ListSource([(1, logged(ev.TaskStarted, 2, attempt=1))])
+    identity = TaskIdentity("job", {"taskmill.type": "job"})
+    reader = FeedReader(
+        source, lambda ids: dict.fromkeys(ids, identity), FeedFilter.of(types=["TaskProgress"])
+    )
+    reader.read_page(0)
+    source.events.append((2, logged(ev.TaskAwaitingChildren, 3)))
+    reader.read_page(1)
+
+    assert reader.fresh_progress([report(0.9)]) == []  # its run ended
+    source.events.append(
+        (3, logged(ev.TaskFinalizerStarted, 4, worker_id="w", lease_expires_at=now))
+    )
+    reader.read_page(2)
+    assert reader.fresh_progress([report(0.2)]) == [report(0.2)]

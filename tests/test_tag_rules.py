@@ -341,3 +341,30 @@ def test_status_names_are_accepted_as_strings(scheduler: Scheduler) -> None:
     assert len(scheduler.query_tasks(TaskQuery().with_status("pending"))) == 1
     assert scheduler.query_tasks(TaskQuery().with_status("dead_letter")) == []
     assert scheduler.count_by_tag("taskmill.type", status="pending") == [("job", 1)]
+
+
+@pytest.mark.parametrize(
+    ("submission", "field"),
+    [
+        (TaskSubmission("job").tag("k", "bad\ud800"), "tags['k']"),
+        (TaskSubmission("job").tag("k\udfff", "v"), "tags['k\\udfff']"),
+        (TaskSubmission("job\ud800"), "task_type"),
+        (TaskSubmission("job").group("g\ud800"), "group"),
+        (TaskSubmission("job").dedup_key("d\ud800"), "dedup_key"),
+    ],
+    ids=["tag value", "tag key", "task type", "group", "dedup key"],
+)
+def test_text_that_is_not_valid_unicode_is_rejected(
+    scheduler: Scheduler, submission: TaskSubmission, field: str
+) -> None:
+    error = _rejected(scheduler, submission)
+
+    assert error.field == field
+    assert "surrogate" in str(error)
+
+
+def test_text_beyond_ascii_is_accepted(scheduler: Scheduler) -> None:
+    out = scheduler.submit(TaskSubmission("jöb").tag("clé", "值 🚀").group("grüppe"))
+
+    record = scheduler.task(out.task_id)
+    assert record is not None and record.tags["clé"] == "值 🚀" and record.group == "grüppe"

@@ -12,7 +12,7 @@ import orjson
 
 from taskmill.domain.errors import InvalidSubmission
 from taskmill.domain.io_figures import IO_FIELDS, MAX_IO_FIGURE, ZERO_IO, IOFigures
-from taskmill.domain.tags import MAX_VALUE_LENGTH, validate_user_tags
+from taskmill.domain.tags import MAX_VALUE_LENGTH, require_utf8, validate_user_tags
 from taskmill.domain.trusted import construct_trusted
 
 MIN_PRIORITY = 0
@@ -90,6 +90,7 @@ def check_text(field: str, value: object, low: int, high: int) -> str:
         raise InvalidSubmission(
             field, f"is {len(value)} characters, must be {low}-{high}", limit=high
         )
+    require_utf8(field, value)
     return value
 
 

@@ -42,8 +42,21 @@ def validate_user_tags(tags: Mapping[str, str]) -> dict[str, str]:
                 f"value is {len(value)} characters, at most {MAX_VALUE_LENGTH} allowed",
                 limit=MAX_VALUE_LENGTH,
             )
+        require_utf8(f"tags[{key!r}]", key)
+        require_utf8(f"tags[{key!r}]", value)
         checked[key] = value
     return checked
+
+
+def require_utf8(field: str, text: str) -> None:
+    """Text must be storable as UTF-8: a lone surrogate ('\ud800') is not."""
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidSubmission(
+                field, f"{text[:80]!r} is not valid Unicode text (a lone surrogate)"
+            ) from None
 
 
 def user_tags(tags: Mapping[str, str]) -> dict[str, str]:

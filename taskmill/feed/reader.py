@@ -176,7 +176,7 @@ class FeedReader:
         """Note attempts that ended (for `fresh_progress`) and forget finished tasks (no event
         follows a terminal one; one that did would be looked up again)."""
         kind = type(event)
-        if kind is ev.TaskStarted:
+        if kind is ev.TaskStarted or kind is ev.TaskFinalizerStarted:  # a new run begins
             self._ended.pop(event.originator_id, None)
         elif kind in _ATTEMPT_ENDED:
             self._ended[event.originator_id] = None
@@ -349,5 +349,9 @@ _TERMINAL: frozenset[type] = frozenset(
         ev.TaskFinalized,
     }
 )
-_ATTEMPT_ENDED: frozenset[type] = _TERMINAL | {ev.TaskRetrying, ev.TaskRequeued}
+_ATTEMPT_ENDED: frozenset[type] = _TERMINAL | {
+    ev.TaskRetrying,
+    ev.TaskRequeued,
+    ev.TaskAwaitingChildren,  # the executor returned; the parent waits (a finalizer may follow)
+}
 """Log events after which progress of the attempt that was running is stale."""

@@ -33,6 +33,8 @@ class TaskContext:
     (~15 us per task in the dispatch loop)."""
     io: dict[str, int] = field(default_factory=dict)
     progress_state: Progress = field(default_factory=Progress)
+    finalizing: bool = False
+    """Handed to a finalizer: the parent's attempt (and its I/O) was recorded already."""
 
     @property
     def attempt(self) -> int:
@@ -60,7 +62,13 @@ class TaskContext:
 
     def record_io(self, **figures: int) -> None:
         """Add to the task's actual I/O: read_bytes, write_bytes, net_rx_bytes, net_tx_bytes
-        (whole bytes, not negative). A bad figure raises and adds none of them."""
+        (whole bytes, not negative). A bad figure raises and adds none of them. A finalizer
+        cannot: the parent's figures were recorded when its executor returned."""
+        if self.finalizing:
+            raise ValueError(
+                "record_io: a finalizer cannot record I/O (the parent's figures were recorded "
+                "when its executor returned; record it there, or in a child)"
+            )
         totals = dict(self.io)
         for name, amount in figures.items():
             if name not in IO_FIELDS:

@@ -194,7 +194,7 @@ class Dispatcher:
         self, record: TaskRecord, handler: Handler, pool: ThreadPoolExecutor, finalizer: bool
     ) -> None:
         assert self._loop is not None
-        context = TaskContext(record, self._s.submit, self._s.on_progress)
+        context = TaskContext(record, self._s.submit, self._s.on_progress, finalizing=finalizer)
         # A finalizer's claim was taken just now; an executor's came with its record.
         lease = self._s.log.now() + self._lease if finalizer else record.lease_expires_at
         job = Job(record, context, handler, finalizer, lease)
