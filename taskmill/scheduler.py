@@ -28,7 +28,7 @@ from taskmill.domain.errors import (
 from taskmill.domain.io_figures import IOFigures
 from taskmill.domain.spec import as_utc
 from taskmill.domain.status import TaskStatus
-from taskmill.domain.tags import GROUP_TAG, MAX_VALUE_LENGTH
+from taskmill.domain.tags import GROUP_TAG, MAX_VALUE_LENGTH, require_utf8
 from taskmill.domain.task import Task
 from taskmill.domain.task_events import TaskCancelled
 from taskmill.domain.task_events import TaskSubmitted as DomainTaskSubmitted
@@ -246,7 +246,11 @@ class Scheduler:
                 f"limit: must be an integer from 1 to {MAX_GROUP_LIMIT} or None, got {limit!r}"
             )
         # A group's first limit counts the tasks already running in it (the log confirms each).
-        running = self._select_ids(TaskFilter(statuses=("running",), tags=((GROUP_TAG, name),)))
+        running = (
+            self._select_ids(TaskFilter(statuses=("running",), tags=((GROUP_TAG, name),)))
+            if self._log.group_slots(name) is None
+            else []
+        )
         self._project(self._log.set_group_limit(name, limit, running))
 
     def group_limit(self, group: str) -> int | None:
@@ -666,6 +670,7 @@ def _submission_rule(rule: Callable[..., T], field: str, *args: object) -> T:
 def _text(field: str, value: object) -> str:
     if not isinstance(value, str):
         raise InvalidQuery(f"{field}: must be a string, got {type(value).__name__}")
+    _submission_rule(require_utf8, field, value)
     return value
 
 
@@ -679,8 +684,6 @@ def _group(value: object) -> str:
 
 
 def _figures(field: str, value: object) -> IOFigures:
-    if not isinstance(value, Mapping | IOFigures):
-        raise InvalidQuery(f"{field}: expected a mapping of figures, got {value!r}")
     return _submission_rule(submission_rules.check_io, field, value)
 
 

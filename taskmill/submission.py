@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from taskmill.domain.errors import InvalidSubmission
 from taskmill.domain.io_figures import IO_FIELDS
 from taskmill.domain.spec import DEFAULT_MAX_RETRIES, DEFAULT_PRIORITY, TaskSpec, validate_spec
 
@@ -54,12 +55,12 @@ class TaskSubmission:
         self._priority = priority
         self._group = group
         self._dedup_key = dedup_key
-        self._tags: dict[str, str] = dict(tags or {})
+        self._tags: dict[str, str] = _mapping("tags", tags)
         self._max_retries = max_retries
         self._ttl = ttl
         self._run_after = run_after
         self._parent = parent
-        self._expected_io: dict[str, int] = dict(expected_io or {})
+        self._expected_io: dict[str, int] = _mapping("expected_io", expected_io)
         self._fail_on_child_failure = fail_on_child_failure
 
     def tag(self, key: str, value: str) -> TaskSubmission:
@@ -69,7 +70,7 @@ class TaskSubmission:
 
     def tags(self, tags: Mapping[str, str]) -> TaskSubmission:
         """Add (or replace) several tags."""
-        self._tags.update(tags)
+        self._tags.update(_mapping("tags", tags))
         return self
 
     def payload_json(self, payload: Any) -> TaskSubmission:
@@ -101,7 +102,8 @@ class TaskSubmission:
         return self
 
     def ttl(self, seconds: float) -> TaskSubmission:
-        """The task expires if it has not started within this many seconds of submission."""
+        """The task expires if it is still pending or blocked (never started, or waiting to
+        retry) this many seconds after submission; at most 100 years."""
         self._ttl = seconds
         return self
 
@@ -143,3 +145,13 @@ class TaskSubmission:
 
 
 __all__ = ["IO_FIELDS", "TaskSubmission"]
+
+
+def _mapping(field: str, value: object) -> dict[Any, Any]:
+    """A copy of a mapping argument; anything else is refused at once (not at submission,
+    where it could no longer be told apart from a mapping's bad item)."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidSubmission(field, f"expected a mapping, got {type(value).__name__}")
+    return dict(value)

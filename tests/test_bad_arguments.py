@@ -79,6 +79,20 @@ BAD_COMMANDS: list[tuple[str, Setup, Callable[[Scheduler, UUID], Any], type[Exce
     ),
     ("fail-error-not-text", _running, lambda s, t: s.fail(t, 123), InvalidQuery, "error"),
     (
+        "fail-error-not-unicode",
+        _running,
+        lambda s, t: s.fail(t, "bad \ud800"),
+        InvalidQuery,
+        "surrogate",
+    ),
+    (
+        "cancel-reason-not-unicode",
+        _running,
+        lambda s, t: s.cancel(t, reason="\udfff"),
+        InvalidQuery,
+        "surrogate",
+    ),
+    (
         "fail-permanent-not-a-flag",
         _running,
         lambda s, t: s.fail(t, "x", permanent="yes"),

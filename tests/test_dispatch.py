@@ -4,6 +4,7 @@ children and finalizers, and how `run_until_idle` / `run(stop_event)` end."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -328,7 +329,7 @@ def test_an_error_recording_outcomes_keeps_them_for_the_next_run(
     def broken(self: TaskLog, commands: Any, *args: Any, **kwargs: Any) -> Any:
         if failures["left"] and commands:
             failures["left"] -= 1
-            raise RuntimeError("database is locked")
+            raise sqlite3.OperationalError("database is locked")
         return real(self, commands, *args, **kwargs)
 
     monkeypatch.setattr(TaskLog, "step", broken)
@@ -340,13 +341,35 @@ def test_an_error_recording_outcomes_keeps_them_for_the_next_run(
             runs.append(ctx.task.id)
 
         task_ids = [scheduler.submit(TaskSubmission("job")).task_id for _ in range(3)]
-        with pytest.raises(RuntimeError, match="locked"):
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
             scheduler.run_until_idle()
         scheduler.run_until_idle()
 
         assert sorted(runs) == sorted(task_ids)  # each ran once: none was run again
         for task_id in task_ids:
             assert _record(scheduler, task_id).status is TaskStatus.COMPLETED
+
+
+def test_an_error_message_that_is_not_valid_unicode_is_logged_escaped(
+    live: Scheduler, run_idle: RunIdle
+) -> None:
+    """A lone surrogate in an executor's error must not make its batch of outcomes
+    unstorable (the other tasks' results went with it)."""
+
+    @live.executor("job")
+    def job(ctx: TaskContext) -> None:
+        if ctx.task.payload == "bad":
+            raise ValueError("broken \ud800 text")
+
+    bad = live.submit(TaskSubmission("job", payload="bad", max_retries=0)).task_id
+    good = [live.submit(TaskSubmission("job")).task_id for _ in range(3)]
+
+    run_idle(live)
+
+    record = _record(live, bad)
+    assert record.status is TaskStatus.DEAD_LETTER
+    assert record.last_error == "ValueError: broken \\ud800 text"
+    assert all(_record(live, task_id).status is TaskStatus.COMPLETED for task_id in good)
 
 
 # -- children and finalizers -------------------------------------------------------------------

@@ -368,3 +368,12 @@ def test_text_beyond_ascii_is_accepted(scheduler: Scheduler) -> None:
 
     record = scheduler.task(out.task_id)
     assert record is not None and record.tags["clé"] == "值 🚀" and record.group == "grüppe"
+
+
+@pytest.mark.parametrize("field", ["tags", "expected_io"])
+def test_tags_and_expected_io_must_be_mappings(field: str) -> None:
+    with pytest.raises(InvalidSubmission) as caught:
+        TaskSubmission("job", **{field: 5})  # type: ignore[arg-type]
+
+    assert caught.value.field == field
+    assert "expected a mapping" in str(caught.value)

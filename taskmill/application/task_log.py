@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-import os
 import random
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError, PersistenceError, Recording
+from eventsourcing.persistence import (
+    IntegrityError,
+    InternalError,
+    ProgrammingError,
+    Recording,
+)
 from eventsourcing.utils import Environment, EnvType
 
 from taskmill.application.unit_of_work import UnitOfWork
@@ -61,17 +65,6 @@ class Submitted:
     inserted: bool
 
 
-PASSED_THROUGH = (
-    "POSTGRES_POOL_SIZE",
-    "POSTGRES_MAX_OVERFLOW",
-    "POSTGRES_POOL_TIMEOUT",
-    "POSTGRES_CONNECT_TIMEOUT",
-    "POSTGRES_LOCK_TIMEOUT",
-    "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT",
-)
-"""eventsourcing settings a deployment may set in the environment (the rest are taskmill's)."""
-
-
 class TaskLog(Application[UUID]):
     """Commands on tasks. Each loads what it needs, checks invariants, and saves atomically."""
 
@@ -87,15 +80,15 @@ class TaskLog(Application[UUID]):
         """Types whose waiting parents a finalizer closes (not closed automatically here)."""
 
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
-        """Only the settings taskmill chose, plus the PostgreSQL pool's sizes and timeouts from
-        the process environment (`PASSED_THROUGH`). eventsourcing would read any of its
-        settings from there, even prefixed `TASKMILL_`: one that swaps the mapper, or lets
-        PostgreSQL commit out of id order (`POSTGRES_ENABLE_DB_FUNCTIONS`, after which a view
-        would skip events), must not come from a stray variable."""
-        settings = dict(type(self).env)
-        settings.update({key: os.environ[key] for key in PASSED_THROUGH if key in os.environ})
-        settings.update(env or {})
-        return Environment(name, settings)
+        """eventsourcing also reads its settings from the process environment, where a key
+        prefixed with the application's name (`TASKMILL_...`) wins over the one taskmill set:
+        drop those, so a stray variable cannot swap the mapper or let PostgreSQL commit out
+        of id order (`event_store_env` sets `POSTGRES_ENABLE_DB_FUNCTIONS=no`). Settings
+        taskmill leaves alone (the pool's size, a cipher) still come from the environment."""
+        environment = super().construct_env(name, env)
+        for key in env or {}:
+            environment.pop(f"{name.upper()}_{key}", None)
+        return environment
 
     def close(self) -> None:
         try:
@@ -304,8 +297,8 @@ class TaskLog(Application[UUID]):
 
     def complete(self, task_id: UUID, actual_io: IOFigures | None = None) -> list[Recording[UUID]]:
         def complete(task: Task, now: datetime) -> None:
-            finalizer = task.task_type in self.finalizer_types
-            task.complete(now=now, actual_io=actual_io, finalizer=finalizer)
+            awaits = task.task_type in self.finalizer_types
+            task.complete(now=now, actual_io=actual_io, awaits_finalizer=awaits)
 
         return self._change(task_id, complete)
 
@@ -408,7 +401,7 @@ class TaskLog(Application[UUID]):
             if slots is not None:
                 slots.release(task.id, now=now)
         if task.ready_to_finalize and not (
-            task.has_finalizer or task.task_type in self.finalizer_types
+            task.awaits_finalizer or task.task_type in self.finalizer_types
         ):
             task.finalize(now=now)
         if not task.is_terminal:
@@ -423,7 +416,16 @@ class TaskLog(Application[UUID]):
             self._after_change(uow, parent, now)
 
 
-OPEN_ATTEMPTS = 6
+CREATE_ATTEMPTS = 6
+
+
+class CreatesTables(Protocol):
+    """A recorder on a database server (eventsourcing's PostgreSQL ones are)."""
+
+    def create_table(self) -> None: ...
+
+
+MISSING_SCHEMA = "3F000"  # PostgreSQL's SQLSTATE for "invalid schema name"
 
 
 def open_task_log(
@@ -433,18 +435,29 @@ def open_task_log(
 
     On a database server (`shared_server`) several processes may create the tables at the
     same moment, and PostgreSQL lets all but one fail ("duplicate key ... pg_type", "tuple
-    concurrently updated"); the tables exist once the winner committed, so try again."""
-    for attempt in range(OPEN_ATTEMPTS):
-        try:
-            return TaskLog(env, clock)
-        except PersistenceError as error:
-            schema = env.get("POSTGRES_SCHEMA")
-            if schema and "does not exist" in str(error) and f'"{schema}"' in str(error):
-                raise InvalidStoreConfig(
-                    f"event store: schema {schema!r} does not exist; create it first "
-                    f"(CREATE SCHEMA {schema})"
-                ) from None
-            if not shared_server or attempt == OPEN_ATTEMPTS - 1:
+    concurrently updated"); the tables exist once the winner committed, so the losers try
+    again, on the same connections."""
+    if not shared_server:
+        return TaskLog(env, clock)
+    log = TaskLog({**env, "CREATE_TABLE": "no"}, clock)
+    try:
+        for attempt in range(CREATE_ATTEMPTS):
+            try:
+                cast(CreatesTables, log.recorder).create_table()
+                return log
+            except (IntegrityError, InternalError):
+                if attempt == CREATE_ATTEMPTS - 1:
+                    raise
+                time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
+            except ProgrammingError as error:
+                if getattr(error.__cause__, "sqlstate", None) == MISSING_SCHEMA:
+                    schema = env.get("POSTGRES_SCHEMA", "public")
+                    raise InvalidStoreConfig(
+                        f"event store: schema {schema!r} does not exist; create it first "
+                        f"(CREATE SCHEMA {schema})"
+                    ) from None
                 raise
-            time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
+    except BaseException:
+        log.close()
+        raise
     raise AssertionError("unreachable")  # pragma: no cover

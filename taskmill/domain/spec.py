@@ -181,11 +181,13 @@ def as_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
-def check_io(field: str, value: Mapping[str, int] | IOFigures | None) -> IOFigures:
+def check_io(field: str, value: object) -> IOFigures:
     if value is None:
         return ZERO_IO
     if isinstance(value, IOFigures):
         return value
+    if not isinstance(value, Mapping):
+        raise InvalidSubmission(field, f"expected a mapping of figures, got {value!r}")
     figures = dict.fromkeys(IO_FIELDS, 0)
     for name, amount in value.items():
         if name not in figures:

@@ -49,7 +49,7 @@ def validate_user_tags(tags: Mapping[str, str]) -> dict[str, str]:
 
 
 def require_utf8(field: str, text: str) -> None:
-    """Text must be storable as UTF-8: a lone surrogate ('\ud800') is not."""
+    """Text must be storable as UTF-8: a lone surrogate (U+D800 to U+DFFF) is not."""
     if not text.isascii():
         try:
             text.encode("utf-8")

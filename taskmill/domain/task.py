@@ -47,7 +47,7 @@ class Task(EventSourcedAggregate):
     failed_children: int
     finalizer_worker: str | None
     finalizer_lease_expires_at: datetime | None
-    has_finalizer: bool
+    awaits_finalizer: bool
 
     @classmethod
     def submit(cls, task_id: UUID, spec: TaskSpec, tags: dict[str, str], *, now: datetime) -> Task:
@@ -156,11 +156,11 @@ class Task(EventSourcedAggregate):
         now: datetime,
         actual_io: IOFigures | None = None,
         attempt: tuple[str, int] | None = None,
-        finalizer: bool = False,
+        awaits_finalizer: bool = False,
     ) -> None:
         """Finish the attempt. A task that spawned children waits for them (and is finalised
         at once if they have all finished already), so a failed child always fails it.
-        `finalizer`: the caller has a finalizer for this type, which then closes the task."""
+        `awaits_finalizer`: the caller has a finalizer for this type, which then closes the task."""
         self._require("complete", S.RUNNING)
         self._require_attempt("complete", attempt)
         if self.children:
@@ -168,7 +168,7 @@ class Task(EventSourcedAggregate):
                 ev.TaskAwaitingChildren,
                 timestamp=now,
                 actual_io=actual_io or ZERO_IO,
-                finalizer=finalizer,
+                awaits_finalizer=awaits_finalizer,
             )
         else:
             self.trigger_event(ev.TaskCompleted, timestamp=now, actual_io=actual_io or ZERO_IO)

@@ -66,7 +66,7 @@ class TaskSubmitted(CreationEvent, TaskEvent):
         task.failed_children = 0
         task.finalizer_worker = None
         task.finalizer_lease_expires_at = None
-        task.has_finalizer = False
+        task.awaits_finalizer = False
 
 
 class TaskUnblocked(TaskEvent):
@@ -140,14 +140,14 @@ class TaskAwaitingChildren(TaskEvent):
     TOPIC: ClassVar[str] = "taskmill.task:TaskAwaitingChildren"
 
     actual_io: IOFigures = IOFigures()
-    finalizer: bool = False
+    awaits_finalizer: bool = False
     """The process that completed the attempt has a finalizer for the task's type: the task
     waits for that finalizer, whichever process ends its last child. (False in events
     written before this field: then each process decides by its own finalizers.)"""
 
     def apply(self, task: Task) -> None:
         task.status = TaskStatus.WAITING
-        task.has_finalizer = self.finalizer
+        task.awaits_finalizer = self.awaits_finalizer
         task.actual_io = self.actual_io
         task.lease_expires_at = None
 

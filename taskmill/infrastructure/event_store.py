@@ -80,6 +80,9 @@ def event_store_env(location: StoreLocation) -> dict[str, str]:
         return env
     url = urlparse(location.event_store_url)
     env["PERSISTENCE_MODULE"] = "eventsourcing.postgres"
+    # Inserting through database functions skips the table lock that keeps notification ids
+    # in commit order; a view that read id 11 would never apply an id 10 committed after it.
+    env["POSTGRES_ENABLE_DB_FUNCTIONS"] = "no"
     env["POSTGRES_DBNAME"] = url.path.lstrip("/") or "postgres"
     env["POSTGRES_HOST"] = url.hostname or "127.0.0.1"
     env["POSTGRES_PORT"] = str(url.port or 5432)

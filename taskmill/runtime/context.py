@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -35,6 +36,9 @@ class TaskContext:
     progress_state: Progress = field(default_factory=Progress)
     finalizing: bool = False
     """Handed to a finalizer: the parent's attempt (and its I/O) was recorded already."""
+    _io_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    """`record_io` from several threads of one executor adds every figure (a lock costs
+    ~0.1 us to create, unlike the `threading.Event` above)."""
 
     @property
     def attempt(self) -> int:
@@ -69,13 +73,15 @@ class TaskContext:
                 "record_io: a finalizer cannot record I/O (the parent's figures were recorded "
                 "when its executor returned; record it there, or in a child)"
             )
-        totals = dict(self.io)
         for name, amount in figures.items():
             if name not in IO_FIELDS:
                 raise ValueError(f"record_io: unknown figure {name!r} (known: {IO_FIELDS})")
             if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
                 raise ValueError(f"record_io: {name} must be a whole number >= 0, got {amount!r}")
-            totals[name] = totals.get(name, 0) + amount
-            if totals[name] > MAX_IO_FIGURE:
-                raise ValueError(f"record_io: {name} would exceed {MAX_IO_FIGURE} bytes")
-        self.io = totals
+        with self._io_lock:
+            totals = dict(self.io)
+            for name, amount in figures.items():
+                totals[name] = totals.get(name, 0) + amount
+                if totals[name] > MAX_IO_FIGURE:
+                    raise ValueError(f"record_io: {name} would exceed {MAX_IO_FIGURE} bytes")
+            self.io = totals

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -13,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import Recording
+from eventsourcing.persistence import PersistenceError, Recording
 
 from taskmill.application.task_log import TaskLog
 from taskmill.domain.errors import ConcurrencyConflict
@@ -28,6 +29,8 @@ from taskmill.submission import TaskSubmission
 
 Command = Callable[[Task, datetime], None]
 HOUSEKEEPING_SECONDS = 0.2
+STORE_ERRORS = (PersistenceError, sqlite3.Error, OSError)
+"""The store's own trouble (locked, unreachable, full): worth trying the same writes again."""
 IDLE_HORIZON = timedelta(seconds=60)
 """`run_until_idle` waits for blocked tasks due within this horizon (retry backoffs)."""
 MAX_ERROR_LENGTH = 4000
@@ -177,9 +180,11 @@ class Dispatcher:
         except ConcurrencyConflict:
             self._outcomes = outcomes + self._outcomes  # keep them for the next cycle
             return 0
-        except BaseException:
+        except STORE_ERRORS:
             # Nothing was recorded: keep the outcomes, so a caller who runs the loop again
-            # after the error (a locked database, say) still records them.
+            # after the store's trouble (a locked database, say) still records them. Any other
+            # error would come back with them every time: those are lost, and their tasks
+            # run again once their leases lapse.
             self._outcomes = outcomes + self._outcomes
             raise
         self._s.project(step.recordings)
@@ -229,9 +234,9 @@ class Dispatcher:
         if error is None:
             io = job.context.io
             figures = IOFigures(**io) if io else ZERO_IO
-            finalizer = job.record.task_type in self._registry.finalizers
+            awaits = job.record.task_type in self._s.log.finalizer_types  # the log's rule
             return lambda task, now: task.complete(
-                now=now, actual_io=figures, attempt=claim, finalizer=finalizer
+                now=now, actual_io=figures, attempt=claim, awaits_finalizer=awaits
             )
         message = _describe(error)
         if isinstance(error, PermanentError):
@@ -251,7 +256,7 @@ class Dispatcher:
         except ConcurrencyConflict:
             self._outcomes = batch + self._outcomes  # kept for the next try
             return
-        except BaseException:
+        except STORE_ERRORS:
             self._outcomes = batch + self._outcomes  # nothing was recorded (see `_claim`)
             raise
         self._s.project(recordings)
@@ -392,5 +397,7 @@ class Dispatcher:
 
 
 def _describe(error: BaseException) -> str:
-    text = f"{type(error).__name__}: {error}"
-    return text[:MAX_ERROR_LENGTH]
+    """The error as the log keeps it: its type and message, cut to size, as valid UTF-8 (a lone
+    surrogate in a message would make the whole batch of outcomes unstorable)."""
+    text = f"{type(error).__name__}: {error}"[:MAX_ERROR_LENGTH]
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
