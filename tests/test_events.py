@@ -631,68 +631,59 @@ class _ListSource:
         return [(p, e) for p, e in self.events if p > after][:limit]
 
 
-def test_progress_that_raced_the_end_of_its_attempt_is_dropped() -> None:
-    task_id = UUID(int=1)
-    now = datetime(2030, 1, 1, tzinfo=UTC)
+FEED_TASK = UUID(int=1)
+FEED_NOW = datetime(2030, 1, 1, tzinfo=UTC)
 
-    def logged(kind: Any, version: int, **fields: Any) -> Any:
-        return kind.trusted(
-            originator_id=task_id, originator_version=version, timestamp=now, **fields
-        )
 
-    def report(fraction: float) -> TaskProgress:
-        return progress_event(
-            task_id=task_id, task_type="job", tags={"taskmill.type": "job"}, timestamp=now,
-            attempt=1, worker_id=None, fraction=fraction, message=None,
-        )  # fmt: skip
+def _logged(kind: Any, version: int, **fields: Any) -> Any:
+    """An event of the one task these feed tests follow."""
+    return kind.trusted(
+        originator_id=FEED_TASK, originator_version=version, timestamp=FEED_NOW, **fields
+    )
 
-    source = _ListSource([(1, logged(ev.TaskStarted, 2, attempt=1))])
+
+def _report(fraction: float) -> TaskProgress:
+    return progress_event(
+        task_id=FEED_TASK, task_type="job", tags={"taskmill.type": "job"}, timestamp=FEED_NOW,
+        attempt=1, worker_id=None, fraction=fraction, message=None,
+    )  # fmt: skip
+
+
+def _progress_reader(source: _ListSource) -> FeedReader:
     identity = TaskIdentity("job", {"taskmill.type": "job"})
-    reader = FeedReader(
+    return FeedReader(
         source, lambda ids: dict.fromkeys(ids, identity), FeedFilter.of(types=["TaskProgress"])
     )
 
+
+def test_progress_that_raced_the_end_of_its_attempt_is_dropped() -> None:
+    source = _ListSource([(1, _logged(ev.TaskStarted, 2, attempt=1))])
+    reader = _progress_reader(source)
+
     assert reader.read_page(0) == (1, [])  # the filter leaves the start out, but notes it
-    assert reader.fresh_progress([report(0.5)]) == [report(0.5)]
+    assert reader.fresh_progress([_report(0.5)]) == [_report(0.5)]
     source.events.append(
-        (2, logged(ev.TaskRetrying, 3, error="x", retry_at=None, status="pending"))
+        (2, _logged(ev.TaskRetrying, 3, error="x", retry_at=None, status="pending"))
     )
     reader.read_page(1)
-    assert reader.fresh_progress([report(0.9)]) == []  # stale: its attempt ended
-    source.events.append((3, logged(ev.TaskStarted, 4, attempt=2)))
+    assert reader.fresh_progress([_report(0.9)]) == []  # stale: its attempt ended
+    source.events.append((3, _logged(ev.TaskStarted, 4, attempt=2)))
     reader.read_page(2)
-    assert reader.fresh_progress([report(0.1)]) == [report(0.1)]
+    assert reader.fresh_progress([_report(0.1)]) == [_report(0.1)]
 
 
 def test_progress_after_a_parent_starts_waiting_is_dropped_until_its_finalizer_runs() -> None:
     """The executor of a parent returned (TaskAwaitingChildren): a report of that run that
     raced it is stale; the finalizer's own run (TaskFinalizerStarted) reports afresh."""
-    task_id = UUID(int=2)
-    now = datetime(2030, 1, 1, tzinfo=UTC)
-
-    def logged(kind: Any, version: int, **fields: Any) -> Any:
-        return kind.trusted(
-            originator_id=task_id, originator_version=version, timestamp=now, **fields
-        )
-
-    def report(fraction: float) -> TaskProgress:
-        return progress_event(
-            task_id=task_id, task_type="job", tags={"taskmill.type": "job"}, timestamp=now,
-            attempt=1, worker_id=None, fraction=fraction, message=None,
-        )  # fmt: skip
-
-    source = _ListSource([(1, logged(ev.TaskStarted, 2, attempt=1))])
-    identity = TaskIdentity("job", {"taskmill.type": "job"})
-    reader = FeedReader(
-        source, lambda ids: dict.fromkeys(ids, identity), FeedFilter.of(types=["TaskProgress"])
-    )
+    source = _ListSource([(1, _logged(ev.TaskStarted, 2, attempt=1))])
+    reader = _progress_reader(source)
     reader.read_page(0)
-    source.events.append((2, logged(ev.TaskAwaitingChildren, 3)))
+    source.events.append((2, _logged(ev.TaskAwaitingChildren, 3)))
     reader.read_page(1)
 
-    assert reader.fresh_progress([report(0.9)]) == []  # its run ended
+    assert reader.fresh_progress([_report(0.9)]) == []  # its run ended
     source.events.append(
-        (3, logged(ev.TaskFinalizerStarted, 4, worker_id="w", lease_expires_at=now))
+        (3, _logged(ev.TaskFinalizerStarted, 4, worker_id="w", lease_expires_at=FEED_NOW))
     )
     reader.read_page(2)
-    assert reader.fresh_progress([report(0.2)]) == [report(0.2)]
+    assert reader.fresh_progress([_report(0.2)]) == [_report(0.2)]
