@@ -54,7 +54,7 @@ class TaskAggregate:
 
     def group_by_tag(self, key: str) -> TaskAggregate:
         """One group per value of the tag `key` (None for tasks without it)."""
-        _text("group_by_tag", key)
+        require_text("group_by_tag", key)
         if key in self._group_tags:
             raise InvalidQuery(f"group_by_tag: already grouped by {key!r}")
         self._group_tags.append(key)
@@ -100,7 +100,7 @@ class TaskAggregate:
     # -- filters -----------------------------------------------------------------------------------
 
     def with_tag(self, key: str, value: str) -> TaskAggregate:
-        _text("with_tag key", key)
+        require_text("with_tag key", key)
         if not isinstance(value, str):
             raise InvalidQuery(f"with_tag value: expected a string, got {value!r}")
         self._tags.append((key, value))
@@ -112,7 +112,7 @@ class TaskAggregate:
 
     def with_type(self, *task_types: str) -> TaskAggregate:
         for task_type in task_types:
-            _text("with_type", task_type)
+            require_text("with_type", task_type)
         self._types.extend(task_types)
         return self
 
@@ -165,7 +165,8 @@ class AggregateRow(BaseModel):
         return dict(self.__pydantic_extra__ or {})
 
 
-def _text(what: str, value: object) -> None:
+def require_text(what: str, value: object) -> None:
+    """A non-empty string, else `InvalidQuery` naming `what`."""
     if not isinstance(value, str) or not value:
         raise InvalidQuery(f"{what}: expected a non-empty string, got {value!r}")
 

@@ -26,6 +26,7 @@ from taskmill.domain.errors import (
     TaskNotFound,
 )
 from taskmill.domain.io_figures import IOFigures
+from taskmill.domain.limits import MAX_INTERVAL_SECONDS, MAX_STORED_INTEGER
 from taskmill.domain.spec import as_utc
 from taskmill.domain.status import TaskStatus
 from taskmill.domain.tags import GROUP_TAG, MAX_VALUE_LENGTH, require_utf8
@@ -61,10 +62,6 @@ ExecutorFunction = Callable[[TaskContext], Any]
 DEFAULT_CONCURRENCY = 8
 DEFAULT_LEASE_SECONDS = 30.0
 DEFAULT_POLL_SECONDS = 0.05
-MAX_INTERVAL_SECONDS = 366 * 86_400
-"""The longest lease or poll interval (a year): a lease added to the clock stays a `datetime`."""
-MAX_GROUP_LIMIT = 2**63 - 1
-"""The largest group limit: what the log's JSON and the views' integer columns hold."""
 HOME_ENV = "TASKMILL_HOME"
 DEFAULT_HOME = ".taskmill"
 _AUDIT_SKIP = {"originator_id", "originator_version", "timestamp", "originator_topic"}
@@ -241,9 +238,9 @@ class Scheduler:
         """At most `limit` tasks of the group run at once, across every process (None lifts
         it). Persisted: every scheduler on this log honours it."""
         name = _group(group)
-        if limit is not None and not (_positive_int(limit) and limit <= MAX_GROUP_LIMIT):
+        if limit is not None and not (_positive_int(limit) and limit <= MAX_STORED_INTEGER):
             raise InvalidQuery(
-                f"limit: must be an integer from 1 to {MAX_GROUP_LIMIT} or None, got {limit!r}"
+                f"limit: must be an integer from 1 to {MAX_STORED_INTEGER} or None, got {limit!r}"
             )
         # A group's first limit counts the tasks already running in it (the log confirms each).
         running = (

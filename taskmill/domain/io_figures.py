@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, NonNegativeInt
 
+from taskmill.domain.limits import MAX_STORED_INTEGER
+
 IO_FIELDS = ("read_bytes", "write_bytes", "net_rx_bytes", "net_tx_bytes")
-MAX_IO_FIGURE = 2**63 - 1
-"""The largest figure stored: a signed 64-bit integer, what SQLite and DuckDB columns hold."""
+MAX_IO_FIGURE = MAX_STORED_INTEGER
 
 
 class IOFigures(BaseModel):

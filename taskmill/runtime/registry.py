@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from taskmill.domain.errors import InvalidQuery
+from taskmill.domain.limits import MAX_INTERVAL_SECONDS
 
 
 class PermanentError(Exception):
@@ -25,9 +26,9 @@ class RetryPolicy:
     jitter: float = 0.2
 
     def __post_init__(self) -> None:
-        _check("base_seconds", self.base_seconds, 0.0, MAX_RETRY_DELAY_SECONDS)
+        _check("base_seconds", self.base_seconds, 0.0, MAX_INTERVAL_SECONDS)
         _check("multiplier", self.multiplier, 1.0, MAX_MULTIPLIER)
-        _check("max_seconds", self.max_seconds, 0.0, MAX_RETRY_DELAY_SECONDS)
+        _check("max_seconds", self.max_seconds, 0.0, MAX_INTERVAL_SECONDS)
         _check("jitter", self.jitter, 0.0, 1.0)
 
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:
@@ -39,8 +40,6 @@ class RetryPolicy:
         return max(0.0, raw * (1.0 + spread))
 
 
-MAX_RETRY_DELAY_SECONDS = 366 * 86_400
-"""A year: a retry's moment (now + delay) stays inside what `datetime` can hold."""
 MAX_MULTIPLIER = 1_000.0
 
 
