@@ -417,6 +417,7 @@ class TaskLog(Application[UUID]):
 
 
 CREATE_ATTEMPTS = 6
+MISSING_SCHEMA = "3F000"  # PostgreSQL's SQLSTATE for "invalid schema name"
 
 
 class CreatesTables(Protocol):
@@ -425,39 +426,38 @@ class CreatesTables(Protocol):
     def create_table(self) -> None: ...
 
 
-MISSING_SCHEMA = "3F000"  # PostgreSQL's SQLSTATE for "invalid schema name"
-
-
 def open_task_log(
     env: dict[str, str], clock: Callable[[], datetime], *, shared_server: bool
 ) -> TaskLog:
-    """The application on its store, creating the store's tables if it has none.
-
-    On a database server (`shared_server`) several processes may create the tables at the
-    same moment, and PostgreSQL lets all but one fail ("duplicate key ... pg_type", "tuple
-    concurrently updated"); the tables exist once the winner committed, so the losers try
-    again, on the same connections."""
+    """The application on its store, creating the store's tables if it has none (on a
+    database server, see `_create_tables`)."""
     if not shared_server:
         return TaskLog(env, clock)
     log = TaskLog({**env, "CREATE_TABLE": "no"}, clock)
     try:
-        for attempt in range(CREATE_ATTEMPTS):
-            try:
-                cast(CreatesTables, log.recorder).create_table()
-                return log
-            except (IntegrityError, InternalError):
-                if attempt == CREATE_ATTEMPTS - 1:
-                    raise
-                time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
-            except ProgrammingError as error:
-                if getattr(error.__cause__, "sqlstate", None) == MISSING_SCHEMA:
-                    schema = env.get("POSTGRES_SCHEMA", "public")
-                    raise InvalidStoreConfig(
-                        f"event store: schema {schema!r} does not exist; create it first "
-                        f"(CREATE SCHEMA {schema})"
-                    ) from None
-                raise
+        _create_tables(cast(CreatesTables, log.recorder), env.get("POSTGRES_SCHEMA", "public"))
     except BaseException:
         log.close()
         raise
-    raise AssertionError("unreachable")  # pragma: no cover
+    return log
+
+
+def _create_tables(recorder: CreatesTables, schema: str) -> None:
+    """Several processes may create the tables at the same moment, and PostgreSQL lets all
+    but one fail ("duplicate key ... pg_type", "tuple concurrently updated"); the tables
+    exist once the winner committed, so the losers try again, on the same connections."""
+    for attempt in range(1, CREATE_ATTEMPTS + 1):
+        try:
+            recorder.create_table()
+            return
+        except (IntegrityError, InternalError):
+            if attempt == CREATE_ATTEMPTS:
+                raise
+            time.sleep(random.uniform(0.01, 0.05) * attempt)
+        except ProgrammingError as error:
+            if getattr(error.__cause__, "sqlstate", None) == MISSING_SCHEMA:
+                raise InvalidStoreConfig(
+                    f"event store: schema {schema!r} does not exist; create it first "
+                    f"(CREATE SCHEMA {schema})"
+                ) from None
+            raise

@@ -178,14 +178,10 @@ class Dispatcher:
                 limit=free,
             )
         except ConcurrencyConflict:
-            self._outcomes = outcomes + self._outcomes  # keep them for the next cycle
+            self._put_back(outcomes)  # for the next cycle
             return 0
         except STORE_ERRORS:
-            # Nothing was recorded: keep the outcomes, so a caller who runs the loop again
-            # after the store's trouble (a locked database, say) still records them. Any other
-            # error would come back with them every time: those are lost, and their tasks
-            # run again once their leases lapse.
-            self._outcomes = outcomes + self._outcomes
+            self._put_back(outcomes)  # for the next run of the loop
             raise
         self._s.project(step.recordings)
         self._full_groups |= step.full_groups
@@ -252,14 +248,19 @@ class Dispatcher:
             return
         batch, self._outcomes = self._outcomes, []
         try:
-            _, recordings = self._s.log.apply_each(batch)
-        except ConcurrencyConflict:
-            self._outcomes = batch + self._outcomes  # kept for the next try
-            return
+            applied = self._apply(batch)
         except STORE_ERRORS:
-            self._outcomes = batch + self._outcomes  # nothing was recorded (see `_claim`)
+            self._put_back(batch)
             raise
-        self._s.project(recordings)
+        if applied is None:
+            self._put_back(batch)
+
+    def _put_back(self, outcomes: list[tuple[UUID, Command]]) -> None:
+        """Keep outcomes that were not recorded, ahead of newer ones. Only for conflicts and
+        the store's own trouble (a locked database, say): any other error would come back
+        with them every time, so those outcomes are dropped, and their tasks run again once
+        their leases lapse."""
+        self._outcomes = outcomes + self._outcomes
 
     def _apply(self, commands: list[tuple[UUID, Command]]) -> list[UUID] | None:
         """Apply commands in one transaction; None if other writers kept winning (try later:
