@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from taskmill import arguments
 from taskmill.domain.errors import InvalidQuery
-from taskmill.domain.spec import as_utc
 from taskmill.domain.status import TaskStatus
 from taskmill.projections.analytical.queries import NUMERIC_FIELDS, AggregateResult, AggregateSpec
 
@@ -54,7 +54,7 @@ class TaskAggregate:
 
     def group_by_tag(self, key: str) -> TaskAggregate:
         """One group per value of the tag `key` (None for tasks without it)."""
-        require_text("group_by_tag", key)
+        arguments.non_empty_text("group_by_tag", key)
         if key in self._group_tags:
             raise InvalidQuery(f"group_by_tag: already grouped by {key!r}")
         self._group_tags.append(key)
@@ -100,7 +100,7 @@ class TaskAggregate:
     # -- filters -----------------------------------------------------------------------------------
 
     def with_tag(self, key: str, value: str) -> TaskAggregate:
-        require_text("with_tag key", key)
+        arguments.non_empty_text("with_tag key", key)
         if not isinstance(value, str):
             raise InvalidQuery(f"with_tag value: expected a string, got {value!r}")
         self._tags.append((key, value))
@@ -112,7 +112,7 @@ class TaskAggregate:
 
     def with_type(self, *task_types: str) -> TaskAggregate:
         for task_type in task_types:
-            require_text("with_type", task_type)
+            arguments.non_empty_text("with_type", task_type)
         self._types.extend(task_types)
         return self
 
@@ -120,8 +120,8 @@ class TaskAggregate:
         self, start: datetime | None = None, end: datetime | None = None
     ) -> TaskAggregate:
         """Only tasks submitted at or after `start` and before `end` (either may be None)."""
-        self._from = None if start is None else _moment("submitted_between start", start)
-        self._until = None if end is None else _moment("submitted_between end", end)
+        self._from = None if start is None else arguments.moment("submitted_between start", start)
+        self._until = None if end is None else arguments.moment("submitted_between end", end)
         if self._from is not None and self._until is not None and self._until < self._from:
             raise InvalidQuery("submitted_between: end is before start")
         return self
@@ -129,7 +129,7 @@ class TaskAggregate:
     def as_of(self, moment: datetime) -> TaskAggregate:
         """Answer for the state every task was in at `moment`: tasks submitted later are left
         out; status, attempts, actual bytes and durations are those it had then."""
-        self._as_of = _moment("as_of", moment)
+        self._as_of = arguments.moment("as_of", moment)
         return self
 
     def to_spec(self) -> AggregateSpec:
@@ -163,18 +163,6 @@ class AggregateRow(BaseModel):
     def measures(self) -> dict[str, Any]:
         """The `<function>_<field>` values, by name."""
         return dict(self.__pydantic_extra__ or {})
-
-
-def require_text(what: str, value: object) -> None:
-    """A non-empty string, else `InvalidQuery` naming `what`."""
-    if not isinstance(value, str) or not value:
-        raise InvalidQuery(f"{what}: expected a non-empty string, got {value!r}")
-
-
-def _moment(what: str, value: object) -> datetime:
-    if not isinstance(value, datetime):
-        raise InvalidQuery(f"{what}: expected a datetime, got {type(value).__name__}")
-    return as_utc(value)
 
 
 def aggregate_rows(result: AggregateResult) -> list[AggregateRow]:

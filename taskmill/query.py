@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from taskmill.aggregate import require_text
+from taskmill import arguments
 from taskmill.domain.errors import InvalidQuery
 from taskmill.domain.status import TaskStatus
 from taskmill.projections.operational.queries import TaskFilter
@@ -27,7 +27,7 @@ class TaskQuery:
         self._after: tuple[int, int] | None = None
 
     def with_tag(self, key: str, value: str) -> TaskQuery:
-        require_text("with_tag key", key)
+        arguments.non_empty_text("with_tag key", key)
         if not isinstance(value, str):
             raise InvalidQuery(f"with_tag value: expected a string, got {value!r}")
         self._tags.append((key, value))
@@ -39,7 +39,7 @@ class TaskQuery:
 
     def with_type(self, *task_types: str) -> TaskQuery:
         for task_type in task_types:
-            require_text("with_type", task_type)
+            arguments.non_empty_text("with_type", task_type)
         self._types.extend(task_types)
         return self
 

@@ -9,27 +9,25 @@ from collections.abc import AsyncGenerator, Callable, Iterable, Iterator, Mappin
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Self
 from uuid import UUID
 
 from eventsourcing.persistence import Recording
 
+from taskmill import arguments
 from taskmill.aggregate import AggregateRow, TaskAggregate, aggregate_rows
 from taskmill.application.log_source import LogSource
 from taskmill.application.task_log import TaskLog, open_task_log
-from taskmill.domain import spec as submission_rules
 from taskmill.domain.errors import (
     IllegalTransition,
     InvalidQuery,
     InvalidSubmission,
-    TaskmillError,
     TaskNotFound,
 )
 from taskmill.domain.io_figures import IOFigures
-from taskmill.domain.limits import MAX_INTERVAL_SECONDS, MAX_STORED_INTEGER
-from taskmill.domain.spec import as_utc
+from taskmill.domain.limits import MAX_STORED_INTEGER
 from taskmill.domain.status import TaskStatus
-from taskmill.domain.tags import GROUP_TAG, MAX_VALUE_LENGTH, require_utf8
+from taskmill.domain.tags import GROUP_TAG
 from taskmill.domain.task import Task
 from taskmill.domain.task_events import TaskCancelled
 from taskmill.domain.task_events import TaskSubmitted as DomainTaskSubmitted
@@ -133,8 +131,8 @@ class Scheduler:
             )
         if max_concurrency < 1:
             raise InvalidStoreConfig(f"max_concurrency: must be at least 1, got {max_concurrency}")
-        lease_seconds = _seconds("lease_seconds", lease_seconds, InvalidStoreConfig)
-        poll_seconds = _seconds("poll_seconds", poll_seconds, InvalidStoreConfig)
+        lease_seconds = arguments.seconds("lease_seconds", lease_seconds, InvalidStoreConfig)
+        poll_seconds = arguments.seconds("poll_seconds", poll_seconds, InvalidStoreConfig)
         if folder is None:
             folder = os.environ.get(HOME_ENV, DEFAULT_HOME)
         location = resolve_location(folder, event_store_url)
@@ -237,8 +235,10 @@ class Scheduler:
     def set_group_limit(self, group: str, limit: int | None) -> None:
         """At most `limit` tasks of the group run at once, across every process (None lifts
         it). Persisted: every scheduler on this log honours it."""
-        name = _group(group)
-        if limit is not None and not (_positive_int(limit) and limit <= MAX_STORED_INTEGER):
+        name = arguments.group_name(group)
+        if limit is not None and not (
+            arguments.is_positive_int(limit) and limit <= MAX_STORED_INTEGER
+        ):
             raise InvalidQuery(
                 f"limit: must be an integer from 1 to {MAX_STORED_INTEGER} or None, got {limit!r}"
             )
@@ -251,7 +251,7 @@ class Scheduler:
         self._project(self._log.set_group_limit(name, limit, running))
 
     def group_limit(self, group: str) -> int | None:
-        slots = self._log.group_slots(_group(group))
+        slots = self._log.group_slots(arguments.group_name(group))
         return None if slots is None else slots.limit
 
     async def run(self, stop_event: asyncio.Event | None = None) -> None:
@@ -304,8 +304,12 @@ class Scheduler:
     ) -> None:
         """Begin an attempt on a pending task."""
         task = parse_task_id(task_id)
-        worker = _optional_text("worker_id", worker_id)
-        lease = None if lease_expires_at is None else _moment("lease_expires_at", lease_expires_at)
+        worker = arguments.optional_text("worker_id", worker_id)
+        lease = (
+            None
+            if lease_expires_at is None
+            else arguments.moment("lease_expires_at", lease_expires_at)
+        )
         self._project(self._log.start(task, worker_id=worker, lease_expires_at=lease))
 
     def complete(
@@ -314,7 +318,7 @@ class Scheduler:
         """Finish a running attempt successfully (the task waits if it has unfinished children).
         `actual_io`: the figures of `IOFigures` (whole bytes >= 0), by name."""
         task = parse_task_id(task_id)
-        figures = None if actual_io is None else _figures("actual_io", actual_io)
+        figures = None if actual_io is None else arguments.io_figures("actual_io", actual_io)
         self._project(self._log.complete(task, figures))
 
     def fail(
@@ -327,16 +331,16 @@ class Scheduler:
     ) -> None:
         """Fail a running attempt: retried while retries remain, then dead-lettered."""
         task = parse_task_id(task_id)
-        text = _text("error", error)
-        final = _submission_rule(submission_rules.check_flag, "permanent", permanent)
-        when = None if retry_at is None else _moment("retry_at", retry_at)
+        text = arguments.text("error", error)
+        final = arguments.flag("permanent", permanent)
+        when = None if retry_at is None else arguments.moment("retry_at", retry_at)
         self._project(self._log.fail(task, text, permanent=final, retry_at=when))
 
     def cancel(self, task_id: UUID | str, *, reason: str | None = None) -> None:
         """Cancel an unfinished task and every unfinished task it spawned. A running executor
         sees it: async ones are cancelled, sync ones find `ctx.cancelled` set."""
         task = parse_task_id(task_id)
-        why = _optional_text("reason", reason)
+        why = arguments.optional_text("reason", reason)
         self._project(self._log.cancel(task, why))
         self._dispatcher.wake()
 
@@ -345,7 +349,7 @@ class Scheduler:
         many of the matches this call cancelled (also those cancelled with a matching parent).
         `TaskQuery()` matches every task; None is refused, not taken to mean that."""
         task_filter = _query(query).to_filter()
-        reason = _optional_text("reason", reason)
+        reason = arguments.optional_text("reason", reason)
         matches = {r.id for r in self._select(task_filter) if not r.status.is_terminal}
         cancelled: set[UUID] = set()
         for task_id in sorted(matches, key=str):
@@ -375,7 +379,7 @@ class Scheduler:
     def requeue(self, task_id: UUID | str, *, reason: str) -> None:
         """Put a running task back to pending without counting the attempt."""
         task = parse_task_id(task_id)
-        self._project(self._log.requeue(task, _text("reason", reason)))
+        self._project(self._log.requeue(task, arguments.text("reason", reason)))
 
     # -- queries (read the operational view, caught up first) ----------------------------------
 
@@ -411,7 +415,7 @@ class Scheduler:
         result = self._analytics.read(
             self._source,
             lambda connection, columns: run_aggregate(connection, spec, columns),
-            _staleness(max_staleness),
+            arguments.staleness(max_staleness),
         )
         return aggregate_rows(result)
 
@@ -543,7 +547,7 @@ class Scheduler:
         early (`async with contextlib.aclosing(scheduler.aevents()) as feed:`)."""
         feed_filter = FeedFilter.of(tags, types)
         position = self._feed_position(from_position)
-        poll_seconds = _seconds("poll_seconds", poll_seconds, InvalidQuery)
+        poll_seconds = arguments.seconds("poll_seconds", poll_seconds, InvalidQuery)
         reader = FeedReader(self._source, self._task_identities, feed_filter)
         if not follow:
             for event in reader.read_until(position, self._source.head()):
@@ -647,41 +651,9 @@ class Scheduler:
         return found
 
 
-T = TypeVar("T")
-
-
 def _requeue_from(worker: str) -> Callable[[Task, datetime], None]:
     """The command that puts a task back to pending if `worker` (a dead one) still runs it."""
     return lambda task, now: task.requeue(now=now, reason="worker died", held_by=worker)
-
-
-def _submission_rule(rule: Callable[..., T], field: str, *args: object) -> T:
-    """A field check of `taskmill.domain.spec` applied to a command's argument: a breach is an
-    `InvalidQuery` (the argument is not a submission), with the same text."""
-    try:
-        return rule(field, *args)
-    except InvalidSubmission as error:
-        raise InvalidQuery(str(error)) from None
-
-
-def _text(field: str, value: object) -> str:
-    if not isinstance(value, str):
-        raise InvalidQuery(f"{field}: must be a string, got {type(value).__name__}")
-    _submission_rule(require_utf8, field, value)
-    return value
-
-
-def _optional_text(field: str, value: object) -> str | None:
-    return None if value is None else _text(field, value)
-
-
-def _group(value: object) -> str:
-    """A group name, by the rule submissions follow (so one that no task can have is refused)."""
-    return _submission_rule(submission_rules.check_text, "group", value, 1, MAX_VALUE_LENGTH)
-
-
-def _figures(field: str, value: object) -> IOFigures:
-    return _submission_rule(submission_rules.check_io, field, value)
 
 
 def _query(value: object, *, optional: bool = False) -> TaskQuery:
@@ -690,35 +662,3 @@ def _query(value: object, *, optional: bool = False) -> TaskQuery:
     if not isinstance(value, TaskQuery):
         raise InvalidQuery(f"query: expected a TaskQuery, got {value!r}")
     return value
-
-
-def _seconds(field: str, value: object, error: Callable[[str], TaskmillError]) -> float:
-    """A number of seconds > 0, finite and at most `MAX_INTERVAL_SECONDS`, else `error`."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not 0 < value <= MAX_INTERVAL_SECONDS  # also refuses nan
-    ):
-        raise error(
-            f"{field}: must be a number of seconds > 0 and at most {MAX_INTERVAL_SECONDS} "
-            f"(a year), got {value!r}"
-        )
-    return float(value)
-
-
-def _moment(field: str, value: object) -> datetime:
-    if not isinstance(value, datetime):
-        raise InvalidQuery(f"{field}: must be a datetime, got {type(value).__name__}")
-    return as_utc(value)
-
-
-def _staleness(value: object) -> timedelta | None:
-    if value is None:
-        return None
-    if not isinstance(value, timedelta) or value < timedelta(0):
-        raise InvalidQuery(f"max_staleness: expected a timedelta >= 0 or None, got {value!r}")
-    return value
-
-
-def _positive_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
